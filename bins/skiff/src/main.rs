@@ -1,0 +1,2 @@
+//! The `skiff` binary.
+fn main() {}
