@@ -1,2 +1,42 @@
-//! The `skiff` binary.
-fn main() {}
+//! `skiff`: Kubernetes in one small Rust binary.
+//!
+//! Each component is a subcommand. Today: `bench` (benchmarks that print figures). The API
+//! server, scheduler, controllers, kubelet and proxy join as they are built.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+
+/// Kubernetes in one small, fast binary.
+#[derive(Debug, Parser)]
+#[command(name = "skiff", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a benchmark and print its figures.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SKIFF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Bench(b) => bench::run(b).await,
+        }
+    })
+}

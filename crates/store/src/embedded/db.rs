@@ -274,8 +274,13 @@ pub(crate) fn delete_revisions(
 
 /// Returns freed pages to the file system and shrinks the log.
 pub(crate) fn reclaim(conn: &mut Connection, path: &Path) -> Result<()> {
-    conn.execute_batch("PRAGMA incremental_vacuum;")
-        .map_err(|e| sql_error(path, "vacuuming", e))?;
+    let err = |e| sql_error(path, "vacuuming", e);
+    // The pragma frees one page per step: run it to completion.
+    let mut stmt = conn.prepare("PRAGMA incremental_vacuum").map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    while rows.next().map_err(err)?.is_some() {}
+    drop(rows);
+    drop(stmt);
     checkpoint(conn, path, "TRUNCATE")
 }
 

@@ -185,7 +185,7 @@ async fn compaction_gives_disk_space_back() {
     let after = store.status().await.unwrap();
     assert_eq!(after.compacted_revision, before.revision);
     assert!(
-        after.db_size_bytes * 4 < before.db_size_bytes,
+        after.db_size_bytes * 8 < before.db_size_bytes,
         "{} -> {}",
         before.db_size_bytes,
         after.db_size_bytes

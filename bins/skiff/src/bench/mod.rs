@@ -1,0 +1,20 @@
+//! `skiff bench ...`: benchmarks that print tables of figures.
+
+mod stats;
+mod store;
+
+use clap::Subcommand;
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// The store engines side by side: the embedded engine and a real etcd on this machine.
+    Store(store::StoreBench),
+}
+
+/// Runs one benchmark.
+pub async fn run(bench: Bench) -> anyhow::Result<()> {
+    match bench {
+        Bench::Store(b) => store::run(b).await,
+    }
+}
