@@ -46,7 +46,8 @@ pub trait Store: Send + Sync + 'static {
     /// With `ttl`, the key is deleted (with a watch event) once the time has passed.
     async fn create(&self, key: Bytes, value: Bytes, ttl: Option<Duration>) -> Result<KeyValue>;
 
-    /// Replaces the value of `key` if its `mod_revision` is `expected_mod_revision`.
+    /// Replaces the value of `key` if its `mod_revision` is `expected_mod_revision`. The TTL is
+    /// replaced too: an update without one makes the key permanent.
     ///
     /// Fails with [`Error::Conflict`] carrying the current record when the key changed, and with
     /// [`Error::NotFound`] when it does not exist.

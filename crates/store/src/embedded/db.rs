@@ -35,6 +35,11 @@ CREATE TABLE kv (
 INSERT INTO meta (name, value) VALUES ('compacted', 0);
 ";
 
+/// How long a connection waits for a lock held by another one.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Size the log is cut back to after a checkpoint that reset it.
+const LOG_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
 const INSERT: &str =
     "INSERT INTO kv (rev, key, create_rev, version, deleted, prev_rev, expires_at, value)
                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -84,9 +89,12 @@ fn configure(conn: &Connection, path: &Path, sync: Sync) -> Result<()> {
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA wal_autocheckpoint = 0;
-         PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;"
+         PRAGMA journal_size_limit = {LOG_SIZE_LIMIT}; PRAGMA cache_size = -16384;
+         PRAGMA temp_store = MEMORY;"
     ))
-    .map_err(|e| sql_error(path, "configuring the database", e))
+    .map_err(|e| sql_error(path, "configuring the database", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sql_error(path, "setting the busy timeout", e))
 }
 
 /// Opens (or creates) the data file for the single writer, checking that it is a Skiff file.
@@ -281,13 +289,25 @@ pub(crate) fn reclaim(conn: &mut Connection, path: &Path) -> Result<()> {
     while rows.next().map_err(err)?.is_some() {}
     drop(rows);
     drop(stmt);
-    checkpoint(conn, path, "TRUNCATE")
+    // Shrink the log only if no reader holds a snapshot right now: waiting for readers here
+    // would stall every write queued behind the committer. The periodic checkpoints finish the
+    // job later otherwise.
+    conn.busy_timeout(std::time::Duration::ZERO)
+        .map_err(|e| sql_error(path, "setting the busy timeout", e))?;
+    let done = checkpoint(conn, path, "TRUNCATE");
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sql_error(path, "setting the busy timeout", e))?;
+    done
 }
 
-/// Copies the log into the main file (`mode`: PASSIVE or TRUNCATE).
+/// Copies the log into the main file (`mode`: PASSIVE or TRUNCATE). A checkpoint that could
+/// not finish because of readers is not an error: a later one completes it.
 pub(crate) fn checkpoint(conn: &Connection, path: &Path, mode: &str) -> Result<()> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
-        .map_err(|e| sql_error(path, "checkpointing", e))
+    match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+        Ok(()) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::DatabaseBusy => Ok(()),
+        Err(e) => Err(sql_error(path, "checkpointing", e)),
+    }
 }
 
 /// Bytes used by the data file and its log.

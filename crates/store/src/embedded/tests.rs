@@ -261,3 +261,37 @@ async fn deletes_report_the_previous_record_in_events() {
     assert_eq!(del.prev, Some(kv));
     assert_eq!(del.kv.mod_revision, d.revision);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_holding_a_snapshot_does_not_stall_compaction_or_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), opts()).await.unwrap();
+    let first = store.create(b("/k/0"), b("v"), None).await.unwrap();
+    let mut rev = first.mod_revision;
+    for _ in 0..5_000 {
+        rev = store
+            .update(b("/k/0"), b("v"), rev, None)
+            .await
+            .unwrap()
+            .mod_revision;
+    }
+    // A watch replaying history that nobody reads keeps its snapshot open.
+    let stalled = store
+        .watch(WatchRequest::prefix(b("/k/"), first.mod_revision))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The busy timeout is 10 s; compaction and the writes queued behind it must not wait for it.
+    tokio::time::timeout(Duration::from_secs(5), store.compact(rev - 10))
+        .await
+        .expect("compaction waited for a reader")
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        store.create(b("/k/1"), b("v"), None),
+    )
+    .await
+    .expect("write waited for a reader")
+    .unwrap();
+    drop(stalled);
+}
