@@ -1,9 +1,10 @@
 //! `skiff`: Kubernetes in one small Rust binary.
 //!
-//! Each component is a subcommand. Today: `bench` (benchmarks that print figures). The API
-//! server, scheduler, controllers, kubelet and proxy join as they are built.
+//! Each component is a subcommand. Today: `server` (the API server) and `bench` (benchmarks
+//! that print figures). The scheduler, controllers, kubelet and proxy join as they are built.
 
 mod bench;
+mod server;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a cluster on this machine (today: the API server on the embedded store or etcd).
+    Server(server::ServerArgs),
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -37,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Bench(b) => bench::run(b).await,
+            Command::Server(s) => server::run(s).await,
         }
     })
 }

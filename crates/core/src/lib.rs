@@ -7,3 +7,4 @@ pub mod labels;
 pub mod patch;
 pub mod registry;
 pub mod status;
+pub mod validation;

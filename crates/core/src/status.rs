@@ -336,7 +336,7 @@ pub struct ApiError {
     /// Human-readable message.
     pub message: String,
     /// Name, group, kind and causes.
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 impl fmt::Display for ApiError {
@@ -347,13 +347,13 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-fn details(group: &str, kind: &str, name: &str) -> Option<StatusDetails> {
-    Some(StatusDetails {
+fn details(group: &str, kind: &str, name: &str) -> Option<Box<StatusDetails>> {
+    Some(Box::new(StatusDetails {
         group: Some(group.to_owned()),
         kind: Some(kind.to_owned()),
         name: (!name.is_empty()).then(|| name.to_owned()),
         ..StatusDetails::default()
-    })
+    }))
 }
 
 impl ApiError {
@@ -432,13 +432,13 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message: format!("{gk} {name:?} is invalid: {aggregate}"),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 group: Some(gk.group.clone()),
                 kind: Some(gk.kind.clone()),
                 name: (!name.is_empty()).then(|| name.to_owned()),
                 causes: Some(causes),
                 ..StatusDetails::default()
-            }),
+            })),
         }
     }
 
@@ -536,13 +536,13 @@ impl ApiError {
             code: 500,
             reason: "InternalError",
             message: format!("Internal error occurred: {text}"),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 causes: Some(vec![StatusCause {
                     message: Some(text),
                     ..StatusCause::default()
                 }]),
                 ..StatusDetails::default()
-            }),
+            })),
         }
     }
 
@@ -560,7 +560,7 @@ impl ApiError {
     pub fn to_status(&self) -> Status {
         Status {
             code: Some(i32::from(self.code)),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             message: Some(self.message.clone()),
             reason: Some(self.reason.to_owned()),
             status: Some("Failure".to_owned()),

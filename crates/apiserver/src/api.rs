@@ -1,0 +1,304 @@
+//! The request pipeline: authentication, authorization, then discovery, health, version or the
+//! REST handlers.
+
+use crate::authn::{Authenticator, User};
+use crate::discovery;
+use crate::http::{self as h, Query};
+use crate::request_info::{self, RequestInfo, ResourceRequest};
+use crate::rest::{self, Ctx};
+use crate::storage::Storage;
+use axum::body::Body;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+use skiff_core::registry;
+use skiff_core::status::{ApiError, GroupResource};
+
+/// The Kubernetes version this server speaks.
+pub const KUBE_MINOR: &str = "33";
+/// `gitVersion` reported by `/version`.
+pub const GIT_VERSION: &str = "v1.33.0-skiff";
+
+/// Decides whether a user may do something (RBAC fills this in later).
+pub trait Authorizer: Send + Sync {
+    /// `Ok` to allow; the error is the 403 to send.
+    fn authorize(&self, user: &User, attrs: &Attributes<'_>) -> Result<(), ApiError>;
+}
+
+/// What a request wants to do, for authorization.
+pub enum Attributes<'a> {
+    /// A resource request.
+    Resource(&'a ResourceRequest),
+    /// A non-resource path with its verb (`get`, `post`, ...).
+    Path {
+        /// The path.
+        path: &'a str,
+        /// Lower-case HTTP verb.
+        verb: &'a str,
+    },
+}
+
+/// Allows `system:masters` everything, every authenticated user discovery, health and version,
+/// and denies the rest.
+pub struct MastersOnly;
+
+fn public_path(path: &str) -> bool {
+    matches!(path, "/healthz" | "/livez" | "/readyz" | "/version")
+        || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
+}
+
+fn discovery_path(path: &str) -> bool {
+    path == "/api"
+        || path == "/apis"
+        || path.starts_with("/api/")
+        || path.starts_with("/apis/")
+        || path.starts_with("/openapi/")
+}
+
+impl Authorizer for MastersOnly {
+    fn authorize(&self, user: &User, attrs: &Attributes<'_>) -> Result<(), ApiError> {
+        if user.groups.iter().any(|g| g == "system:masters") {
+            return Ok(());
+        }
+        match attrs {
+            Attributes::Path { path, .. } if public_path(path) || discovery_path(path) => Ok(()),
+            Attributes::Path { path, verb } => Err(ApiError {
+                code: 403,
+                reason: "Forbidden",
+                message: format!(
+                    "forbidden: User {:?} cannot {verb} path {path:?}",
+                    user.name
+                ),
+                details: None,
+            }),
+            Attributes::Resource(r) => {
+                let gr = GroupResource::new(r.group.clone(), r.resource.clone());
+                let what = match &r.subresource {
+                    Some(s) => format!("resource \"{}/{s}\"", r.resource),
+                    None => format!("resource {:?}", r.resource),
+                };
+                let scope = match &r.namespace {
+                    Some(ns) => format!(" in the namespace {ns:?}"),
+                    None => " at the cluster scope".to_owned(),
+                };
+                let why = format!(
+                    "User {:?} cannot {} {what} in API group {:?}{scope}",
+                    user.name,
+                    r.verb.as_str(),
+                    r.group
+                );
+                Err(ApiError::forbidden(
+                    &gr,
+                    r.name.as_deref().unwrap_or_default(),
+                    &why,
+                ))
+            }
+        }
+    }
+}
+
+/// The API server's request handler.
+pub struct Api {
+    /// Objects in the store.
+    pub storage: Storage,
+    /// Who is calling.
+    pub authn: Authenticator,
+    /// What they may do.
+    pub authz: Box<dyn Authorizer>,
+    /// `host:port` clients reach this server at (for `/api`).
+    pub server_address: String,
+}
+
+impl Api {
+    /// Serves one request from a client that presented `peer_cert` (DER) during TLS.
+    pub async fn handle(&self, req: Request<Body>, peer_cert: Option<&[u8]>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let auth_header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let user = match self.authn.authenticate(peer_cert, auth_header) {
+            Ok(u) => u,
+            Err(_) => return h::error(&ApiError::unauthorized()),
+        };
+        if user.is_anonymous() && !public_path(&path) {
+            return h::error(&ApiError::unauthorized());
+        }
+        let query = Query::parse(parts.uri.query());
+        let info = request_info::parse(&parts.method, &path, query.get("watch"));
+        let attrs = match &info {
+            RequestInfo::Resource(r) => Attributes::Resource(r),
+            _ => Attributes::Path {
+                path: &path,
+                verb: method_verb(&parts.method),
+            },
+        };
+        if let Err(e) = self.authz.authorize(&user, &attrs) {
+            return h::error(&e);
+        }
+        let result = match info {
+            RequestInfo::NonResource(p) => self.non_resource(&parts.method, &p, &user),
+            RequestInfo::Discovery {
+                group,
+                version,
+                legacy,
+            } => self.discovery(&parts.headers, group, version, legacy),
+            RequestInfo::Resource(r) => {
+                let Some(res) = registry::lookup(&r.group, &r.version, &r.resource) else {
+                    return h::error(&ApiError {
+                        code: 404,
+                        reason: "NotFound",
+                        message: "the server could not find the requested resource".into(),
+                        details: None,
+                    });
+                };
+                let ctx = Ctx {
+                    info: res,
+                    req: &r,
+                    query: &query,
+                    headers: &parts.headers,
+                    method: &parts.method,
+                };
+                rest::handle(&self.storage, ctx, body).await
+            }
+        };
+        result.unwrap_or_else(|e| h::error(&e))
+    }
+
+    fn non_resource(
+        &self,
+        method: &Method,
+        path: &str,
+        user: &User,
+    ) -> Result<Response<Body>, ApiError> {
+        if method != Method::GET && method != Method::HEAD {
+            return Err(ApiError {
+                code: 405,
+                reason: "MethodNotAllowed",
+                message: format!("{method} is not allowed on {path}"),
+                details: None,
+            });
+        }
+        match path {
+            "/healthz" | "/livez" | "/readyz" => Ok(h::text(StatusCode::OK, "ok")),
+            "/version" => Ok(h::json(StatusCode::OK, &version())),
+            p if p.starts_with("/healthz/")
+                || p.starts_with("/livez/")
+                || p.starts_with("/readyz/") =>
+            {
+                Ok(h::text(StatusCode::OK, "ok"))
+            }
+            _ => {
+                let _ = user;
+                Err(ApiError {
+                    code: 404,
+                    reason: "NotFound",
+                    message: "the server could not find the requested resource".into(),
+                    details: None,
+                })
+            }
+        }
+    }
+
+    fn discovery(
+        &self,
+        headers: &HeaderMap,
+        group: Option<String>,
+        version: Option<String>,
+        legacy: bool,
+    ) -> Result<Response<Body>, ApiError> {
+        let not_found = || ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".into(),
+            details: None,
+        };
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let (doc, content_type) = match (group, version) {
+            (None, None) => match discovery::wants_aggregated(accept) {
+                Some(v) => (
+                    discovery::aggregated(legacy, v),
+                    if v == "v2" {
+                        discovery::AGGREGATED_V2
+                    } else {
+                        discovery::AGGREGATED_V2BETA1
+                    },
+                ),
+                None if legacy => (
+                    discovery::api_versions(&self.server_address),
+                    "application/json",
+                ),
+                None => (discovery::api_group_list(), "application/json"),
+            },
+            (Some(g), None) => (
+                discovery::api_group(&g).ok_or_else(not_found)?,
+                "application/json",
+            ),
+            (Some(g), Some(v)) => (
+                discovery::api_resource_list(&g, &v).ok_or_else(not_found)?,
+                "application/json",
+            ),
+            (None, Some(_)) => return Err(not_found()),
+        };
+        let body = serde_json::to_vec(&doc).map_err(ApiError::internal)?;
+        let etag = format!("\"{:016X}\"", fnv(&body));
+        let matches = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == etag);
+        let mut resp = if matches {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        } else {
+            h::json_bytes(StatusCode::OK, body, content_type)
+        };
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        Ok(resp)
+    }
+}
+
+fn method_verb(m: &Method) -> &'static str {
+    match *m {
+        Method::GET | Method::HEAD => "get",
+        Method::POST => "post",
+        Method::PUT => "put",
+        Method::PATCH => "patch",
+        Method::DELETE => "delete",
+        _ => "unknown",
+    }
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The `/version` document.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "gitVersion": GIT_VERSION,
+        "gitCommit": env!("CARGO_PKG_VERSION"),
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        }),
+    })
+}
