@@ -139,7 +139,7 @@ impl Api {
             return h::error(&e);
         }
         let result = match info {
-            RequestInfo::NonResource(p) => self.non_resource(&parts.method, &p, &user),
+            RequestInfo::NonResource(p) => self.non_resource(&parts.method, &p, &parts.headers),
             RequestInfo::Discovery {
                 group,
                 version,
@@ -154,14 +154,25 @@ impl Api {
                         details: None,
                     });
                 };
+                let warnings = parking_lot::Mutex::new(Vec::new());
                 let ctx = Ctx {
                     info: res,
                     req: &r,
                     query: &query,
                     headers: &parts.headers,
                     method: &parts.method,
+                    warnings: &warnings,
                 };
-                rest::handle(&self.storage, ctx, body).await
+                let mut resp = rest::handle(&self.storage, ctx, body)
+                    .await
+                    .unwrap_or_else(|e| h::error(&e));
+                for w in warnings.into_inner() {
+                    let text = format!("299 - {}", serde_json::Value::String(w));
+                    if let Ok(v) = HeaderValue::from_str(&text) {
+                        resp.headers_mut().append(header::WARNING, v);
+                    }
+                }
+                Ok(resp)
             }
         };
         result.unwrap_or_else(|e| h::error(&e))
@@ -171,7 +182,7 @@ impl Api {
         &self,
         method: &Method,
         path: &str,
-        user: &User,
+        headers: &HeaderMap,
     ) -> Result<Response<Body>, ApiError> {
         if method != Method::GET && method != Method::HEAD {
             return Err(ApiError {
@@ -184,21 +195,46 @@ impl Api {
         match path {
             "/healthz" | "/livez" | "/readyz" => Ok(h::text(StatusCode::OK, "ok")),
             "/version" => Ok(h::json(StatusCode::OK, &version())),
+            "/openapi/v3" | "/openapi/v3/" => Ok(h::json(StatusCode::OK, &crate::openapi::index())),
+            p if p.starts_with("/openapi/v3/") => {
+                let doc =
+                    crate::openapi::document(&p["/openapi/v3/".len()..]).ok_or_else(|| {
+                        ApiError {
+                            code: 404,
+                            reason: "NotFound",
+                            message: "the server could not find the requested resource".into(),
+                            details: None,
+                        }
+                    })?;
+                let etag = format!("\"{}\"", doc.hash);
+                let fresh = headers
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v == etag);
+                let mut resp = if fresh {
+                    let mut r = Response::new(Body::empty());
+                    *r.status_mut() = StatusCode::NOT_MODIFIED;
+                    r
+                } else {
+                    h::json_bytes(StatusCode::OK, doc.body.to_vec(), "application/json")
+                };
+                if let Ok(v) = HeaderValue::from_str(&etag) {
+                    resp.headers_mut().insert(header::ETAG, v);
+                }
+                Ok(resp)
+            }
             p if p.starts_with("/healthz/")
                 || p.starts_with("/livez/")
                 || p.starts_with("/readyz/") =>
             {
                 Ok(h::text(StatusCode::OK, "ok"))
             }
-            _ => {
-                let _ = user;
-                Err(ApiError {
-                    code: 404,
-                    reason: "NotFound",
-                    message: "the server could not find the requested resource".into(),
-                    details: None,
-                })
-            }
+            _ => Err(ApiError {
+                code: 404,
+                reason: "NotFound",
+                message: "the server could not find the requested resource".into(),
+                details: None,
+            }),
         }
     }
 

@@ -189,9 +189,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A CSV record: the line it starts on and its fields.
+type CsvRecord = (usize, Vec<String>);
+
 /// Parses CSV the way Go's `encoding/csv` does with `TrimLeadingSpace` and a variable number of
 /// fields: returns `(first line, fields)` per record, or `(line, message)` on a syntax error.
-fn parse_csv(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn parse_csv(text: &str) -> std::result::Result<Vec<CsvRecord>, (usize, String)> {
     let normalized = text.replace("\r\n", "\n");
     let chars: Vec<char> = normalized.chars().collect();
     let n = chars.len();
@@ -432,7 +435,7 @@ mod tests {
         assert!(err.contains("at least 3 columns"), "{err}");
 
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        write!(file, "tok,\"user,1\n").unwrap();
+        writeln!(file, "tok,\"user,1").unwrap();
         let err = format!("{:#}", TokenFile::load(file.path()).unwrap_err());
         assert!(
             err.contains(&format!("{}:1:", file.path().display())),

@@ -11,6 +11,7 @@ pub mod authn;
 pub mod discovery;
 pub mod http;
 pub mod object;
+pub mod openapi;
 pub mod pki;
 pub mod request_info;
 pub mod rest;

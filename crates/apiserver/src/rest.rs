@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     pub headers: &'a HeaderMap,
     /// The method (to tell PUT from PATCH on subresources).
     pub method: &'a Method,
+    /// Warnings for the client (sent as `Warning` headers).
+    pub warnings: &'a parking_lot::Mutex<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -348,8 +350,22 @@ fn check_type(ctx: &Ctx<'_>, obj: &mut Value) -> Result<(), ApiError> {
             )));
         }
     }
-    if let Err(e) = crate::typed::check(ctx.info, obj) {
-        return Err(ApiError::bad_request(e));
+    let unknown = crate::typed::prune_unknown(ctx.info, obj).map_err(ApiError::bad_request)?;
+    if !unknown.is_empty() {
+        let messages: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        match ctx.query.get("fieldValidation").unwrap_or("Warn") {
+            "Strict" => {
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    messages.join(", ")
+                )));
+            }
+            "Ignore" => {}
+            _ => ctx.warnings.lock().extend(messages),
+        }
     }
     Ok(())
 }
