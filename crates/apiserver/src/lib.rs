@@ -18,6 +18,7 @@ pub mod rest;
 pub mod scale;
 pub mod server;
 pub mod storage;
+pub mod strategy;
 pub mod table;
 pub mod typed;
 pub mod validate;

@@ -6,6 +6,7 @@ use crate::http::{self as h, Query};
 use crate::object;
 use crate::request_info::{ResourceRequest, Verb};
 use crate::storage::{self, Continue, Storage};
+use crate::strategy;
 use crate::table::{self, IncludeObject};
 use crate::validate;
 use crate::watch;
@@ -413,10 +414,17 @@ pub async fn create(storage: &Storage, ctx: &Ctx<'_>, mut obj: Value) -> Result<
     if ctx.info.namespaced {
         namespace_accepts_content(storage, object::namespace(&obj).unwrap_or_default()).await?;
     }
+    strategy::before_create(storage, ctx.info, &mut obj, ctx.dry_run()).await?;
     if ctx.dry_run() {
         return Ok(obj);
     }
-    storage.create(ctx.info, &obj, ttl_of(ctx.info)).await
+    match storage.create(ctx.info, &obj, ttl_of(ctx.info)).await {
+        Ok(created) => Ok(created),
+        Err(e) => {
+            strategy::undo_create(storage, ctx.info, &obj).await;
+            Err(e)
+        }
+    }
 }
 
 fn invalid(ctx: &Ctx<'_>, obj: &Value, errs: &[FieldError]) -> ApiError {
@@ -643,6 +651,7 @@ pub async fn update(
         if !errs.is_empty() {
             return Err(invalid(ctx, &candidate, &errs));
         }
+        strategy::before_update(storage, ctx.info, &current, &mut candidate, ctx.dry_run()).await?;
         object::set_meta(&mut candidate, "resourceVersion", rev.to_string());
         // No change: nothing is written and the resourceVersion stays.
         if candidate == current {
@@ -657,7 +666,10 @@ pub async fn update(
                 return Ok((candidate, false));
             }
             match storage.delete(ctx.info, ctx.ns(), &name, Some(rev)).await {
-                Ok(obj) => return Ok((obj, false)),
+                Ok(obj) => {
+                    strategy::after_delete(storage, ctx.info, &obj).await;
+                    return Ok((obj, false));
+                }
                 Err(e) if e.code == 409 && wanted.is_none() => continue,
                 Err(e) => return Err(e),
             }
@@ -877,7 +889,10 @@ pub async fn delete(
                 return Ok((current, true));
             }
             match storage.delete(ctx.info, ctx.ns(), name, Some(rev)).await {
-                Ok(obj) => return Ok((obj, true)),
+                Ok(obj) => {
+                    strategy::after_delete(storage, ctx.info, &obj).await;
+                    return Ok((obj, true));
+                }
                 Err(e) if e.code == 409 => continue,
                 Err(e) => return Err(e),
             }
