@@ -108,6 +108,8 @@ pub struct Api {
     pub authz: Box<dyn Authorizer>,
     /// `host:port` clients reach this server at (for `/api`).
     pub server_address: String,
+    /// The watch cache.
+    pub caches: crate::cache::Caches,
 }
 
 impl Api {
@@ -162,6 +164,7 @@ impl Api {
                     headers: &parts.headers,
                     method: &parts.method,
                     warnings: &warnings,
+                    caches: &self.caches,
                 };
                 let mut resp = rest::handle(&self.storage, ctx, body)
                     .await

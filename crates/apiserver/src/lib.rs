@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod authn;
+pub mod cache;
 pub mod discovery;
 pub mod http;
 pub mod object;

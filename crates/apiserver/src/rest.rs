@@ -32,6 +32,8 @@ pub struct Ctx<'a> {
     pub method: &'a Method,
     /// Warnings for the client (sent as `Warning` headers).
     pub warnings: &'a parking_lot::Mutex<Vec<String>>,
+    /// The watch cache.
+    pub caches: &'a crate::cache::Caches,
 }
 
 impl Ctx<'_> {
@@ -104,7 +106,7 @@ pub async fn handle(
             Ok(respond_object(&ctx, StatusCode::OK, &obj))
         }
         Verb::List => list(storage, &ctx).await,
-        Verb::Watch => watch::serve(storage, &ctx).await,
+        Verb::Watch => watch::serve(&ctx).await,
         Verb::Create => {
             let bytes = h::read_body(body).await?;
             let obj = h::decode_object(h::media_type(ctx.headers).as_deref(), &bytes)?;
@@ -291,6 +293,9 @@ async fn list(storage: &Storage, ctx: &Ctx<'_>) -> Result<Response<Body>, ApiErr
         Some(c) if !c.is_empty() => Some(Continue::decode(c)?),
         _ => None,
     };
+    if limit == 0 && cont.is_none() && ctx.query.get("resourceVersionMatch") != Some("Exact") {
+        return list_from_cache(ctx, &keep).await;
+    }
     let at = match &cont {
         Some(c) => c.revision,
         None => read_revision(storage, ctx.query).await?,
@@ -322,6 +327,76 @@ async fn list(storage: &Storage, ctx: &Ctx<'_>) -> Result<Response<Body>, ApiErr
     }
     let list = list_object(ctx.info, page.items, &rv, next.as_deref(), page.remaining);
     Ok(h::json(StatusCode::OK, &list))
+}
+
+/// An unpaged list served from the watch cache: consistent for `resourceVersion` "", any
+/// recent state for "0", at least the given revision otherwise.
+async fn list_from_cache(
+    ctx: &Ctx<'_>,
+    keep: &(dyn Fn(&Value) -> bool + Send + Sync),
+) -> Result<Response<Body>, ApiError> {
+    let rv = ctx.query.get("resourceVersion").unwrap_or("");
+    let cache = match rv {
+        "" => ctx.caches.consistent(ctx.info).await?,
+        "0" => ctx.caches.get(ctx.info).await?,
+        n => {
+            let n: i64 = n
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version {n:?}")))?;
+            let cache = ctx.caches.get(ctx.info).await?;
+            cache.wait_for(n).await?;
+            cache
+        }
+    };
+    let snap = cache.snapshot(&storage::scope_prefix(ctx.info, ctx.ns()));
+    let rv = snap.rv.to_string();
+    let selecting = ctx
+        .query
+        .get("labelSelector")
+        .is_some_and(|s| !s.is_empty())
+        || ctx
+            .query
+            .get("fieldSelector")
+            .is_some_and(|s| !s.is_empty());
+    if !selecting && !h::wants_table(ctx.headers) {
+        // Splice the cached JSON into the list without decoding it.
+        let mut head = list_object(ctx.info, Vec::new(), &rv, None, None);
+        if let Some(m) = head.as_object_mut() {
+            m.remove("items");
+        }
+        let mut body = serde_json::to_vec(&head).map_err(ApiError::internal)?;
+        body.pop();
+        body.extend_from_slice(b",\"items\":[");
+        for (i, o) in snap.objects.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&o.json);
+        }
+        body.extend_from_slice(b"]}");
+        return Ok(h::json_bytes(StatusCode::OK, body, "application/json"));
+    }
+    let items: Vec<Value> = snap
+        .objects
+        .iter()
+        .map(|o| o.value())
+        .filter(|v| keep(v))
+        .collect();
+    if h::wants_table(ctx.headers) {
+        let t = table::table(
+            ctx.info,
+            &items,
+            &rv,
+            None,
+            IncludeObject::parse(ctx.query.get("includeObject")),
+            true,
+        );
+        return Ok(h::json(StatusCode::OK, &t));
+    }
+    Ok(h::json(
+        StatusCode::OK,
+        &list_object(ctx.info, items, &rv, None, None),
+    ))
 }
 
 /// Checks `apiVersion`/`kind` of a body against the endpoint, filling them in when absent.

@@ -147,7 +147,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         "admin",
     )?;
 
+    let caches = crate::cache::Caches::start(storage.clone());
     let api = Arc::new(Api {
+        caches,
         storage,
         authn: Authenticator::new(tokens),
         authz: Box::new(MastersOnly),

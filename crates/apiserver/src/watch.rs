@@ -5,10 +5,11 @@
 //! the stream with an ERROR event carrying a 410 Expired `Status`. Objects entering or leaving
 //! the label/field selector are reported as ADDED or DELETED.
 
+use crate::cache::{CacheEvent, Signal, StartError};
 use crate::http as h;
 use crate::object;
 use crate::rest::{self, Ctx};
-use crate::storage::{self, Storage};
+use crate::storage;
 use crate::table::{self, IncludeObject};
 use axum::body::Body;
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use http::{Response, StatusCode, header};
 use serde_json::{Value, json};
 use skiff_core::registry::ResourceInfo;
 use skiff_core::status::ApiError;
-use skiff_store::{Error as StoreError, EventKind, WatchRequest};
+use skiff_store::EventKind;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -56,7 +57,7 @@ fn bookmark(info: &ResourceInfo, rv: i64, initial_end: bool) -> Value {
 }
 
 /// Serves a watch request.
-pub async fn serve(storage: &Storage, ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let info = ctx.info;
     let keep = rest::filter(ctx)?;
     let name = ctx.req.name.clone();
@@ -84,47 +85,47 @@ pub async fn serve(storage: &Storage, ctx: &Ctx<'_>) -> Result<Response<Body>, A
         None
     };
 
-    let mut initial = Vec::new();
-    let after = if rv.is_empty() || rv == "0" || send_initial {
-        let at = if send_initial && !rv.is_empty() && rv != "0" {
-            rest::read_revision(storage, ctx.query).await?
-        } else {
-            storage.revision().await?
-        };
-        let keep = keep.clone();
-        let page = storage
-            .list(info, ns.as_deref(), 0, None, at, &move |o: &Value| keep(o))
-            .await?;
-        initial = page.items;
-        page.revision
-    } else {
-        rv.parse::<i64>()
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?
-    };
-
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    let cache = ctx.caches.get(info).await?;
     let prefix = storage::scope_prefix(info, ns.as_deref());
-    let stream = storage
-        .store()
-        .watch(WatchRequest::prefix(Bytes::from(prefix), after))
-        .await;
-    let mut stream = match stream {
-        Ok(s) => Some(s),
-        Err(StoreError::Compacted { compacted, .. }) => {
-            let status =
-                ApiError::expired(format!("too old resource version: {after} ({compacted})"))
-                    .to_status();
-            let _ = tx
-                .send(Ok(encode_event(
-                    info,
-                    enc,
-                    "ERROR",
-                    &serde_json::to_value(status).unwrap_or_default(),
-                )))
-                .await;
-            None
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    let (initial, after, live, backlog) = if rv.is_empty() || rv == "0" || send_initial {
+        if rv.is_empty() {
+            ctx.caches.consistent(info).await?;
+        } else if rv != "0" {
+            let n: i64 = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
+            cache.wait_for(n).await?;
         }
-        Err(e) => return Err(storage::store_error(e, info, "")),
+        let (snap, live) = cache.start_with_snapshot(&prefix);
+        let objects: Vec<Value> = snap
+            .objects
+            .iter()
+            .map(|o| o.value())
+            .filter(|v| keep(v))
+            .collect();
+        (objects, snap.rv, Some(live), Vec::new())
+    } else {
+        let n: i64 = rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
+        match cache.start_after(n).await {
+            Ok(start) => (Vec::new(), n, Some(start.rx), start.backlog),
+            Err(StartError::TooOld { oldest }) => {
+                let status = ApiError::expired(format!("too old resource version: {n} ({oldest})"))
+                    .to_status();
+                let _ = tx
+                    .send(Ok(encode_event(
+                        info,
+                        enc,
+                        "ERROR",
+                        &serde_json::to_value(status).unwrap_or_default(),
+                    )))
+                    .await;
+                (Vec::new(), n, None, Vec::new())
+            }
+            Err(StartError::Api(e)) => return Err(e),
+        }
     };
 
     let info: &'static ResourceInfo = info;
@@ -150,14 +151,45 @@ pub async fn serve(storage: &Storage, ctx: &Ctx<'_>) -> Result<Response<Body>, A
                 return;
             }
         }
-        let Some(stream) = stream.as_mut() else {
-            return;
-        };
+        let Some(mut live) = live else { return };
         let mut last_rv = after;
+        let to_wire = |e: &CacheEvent| -> Option<(&'static str, Value)> {
+            if !e.key.starts_with(prefix.as_bytes()) {
+                return None;
+            }
+            match e.kind {
+                EventKind::Put => {
+                    let new_ok = keep(&e.object);
+                    let old_ok = e.prev.as_ref().is_some_and(|o| keep(o));
+                    match (old_ok, new_ok) {
+                        (true, true) => Some(("MODIFIED", (*e.object).clone())),
+                        (false, true) => Some(("ADDED", (*e.object).clone())),
+                        (true, false) => {
+                            let mut o = (**e.prev.as_ref().expect("passed the filter")).clone();
+                            object::set_meta(&mut o, "resourceVersion", e.rv.to_string());
+                            Some(("DELETED", o))
+                        }
+                        (false, false) => None,
+                    }
+                }
+                EventKind::Delete => keep(&e.object).then(|| ("DELETED", (*e.object).clone())),
+            }
+        };
+        for e in &backlog {
+            last_rv = e.rv;
+            if let Some((kind, obj)) = to_wire(e)
+                && tx
+                    .send(Ok(encode_event(info, enc, kind, &obj)))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
         let mut ticker = tokio::time::interval(Duration::from_secs(60));
         ticker.tick().await;
         loop {
-            let event = tokio::select! {
+            let signal = tokio::select! {
                 _ = &mut deadline => return,
                 _ = ticker.tick(), if bookmarks => {
                     let b = bookmark(info, last_rv, false);
@@ -166,63 +198,18 @@ pub async fn serve(storage: &Storage, ctx: &Ctx<'_>) -> Result<Response<Body>, A
                     }
                     continue;
                 }
-                e = stream.next() => e,
+                s = live.recv() => s,
             };
-            let event = match event {
-                Some(Ok(e)) => e,
-                Some(Err(StoreError::Compacted { compacted, .. })) => {
-                    let status = ApiError::expired(format!(
-                        "too old resource version: {last_rv} ({compacted})"
-                    ))
-                    .to_status();
-                    let _ = tx
-                        .send(Ok(encode_event(
-                            info,
-                            enc,
-                            "ERROR",
-                            &serde_json::to_value(status).unwrap_or_default(),
-                        )))
-                        .await;
-                    return;
-                }
-                // Any other end of the store watch ends this watch; the client re-watches.
-                Some(Err(e)) => {
-                    tracing::debug!("watch of {} ended: {e}", info.plural);
-                    return;
-                }
-                None => return,
+            let event = match signal {
+                Ok(Signal::Event(e)) => e,
+                // The cache re-listed, or this watcher fell behind: end; the client re-watches.
+                Ok(Signal::Reset) | Err(_) => return,
             };
-            last_rv = event.revision();
-            let out = match event.kind {
-                EventKind::Put => {
-                    let Ok(new) = storage::decode(&event.kv) else {
-                        continue;
-                    };
-                    let old = event.prev.as_ref().and_then(|p| storage::decode(p).ok());
-                    let new_ok = keep(&new);
-                    let old_ok = old.as_ref().is_some_and(|o| keep(o));
-                    match (old_ok, new_ok) {
-                        (true, true) => Some(("MODIFIED", new)),
-                        (false, true) => Some(("ADDED", new)),
-                        (true, false) => {
-                            let mut o = old.expect("old passed the filter");
-                            object::set_meta(&mut o, "resourceVersion", last_rv.to_string());
-                            Some(("DELETED", o))
-                        }
-                        (false, false) => None,
-                    }
-                }
-                EventKind::Delete => event
-                    .prev
-                    .as_ref()
-                    .and_then(|p| storage::decode(p).ok())
-                    .filter(|o| keep(o))
-                    .map(|mut o| {
-                        object::set_meta(&mut o, "resourceVersion", last_rv.to_string());
-                        ("DELETED", o)
-                    }),
-            };
-            if let Some((kind, obj)) = out
+            if event.rv <= last_rv {
+                continue;
+            }
+            last_rv = event.rv;
+            if let Some((kind, obj)) = to_wire(&event)
                 && tx
                     .send(Ok(encode_event(info, enc, kind, &obj)))
                     .await
