@@ -251,7 +251,7 @@ impl Caches {
         let (ready, _) = watch::channel(false);
         let caches = registry::all()
             .iter()
-            .map(|info| storage::prefix(info))
+            .map(storage::prefix)
             .fold(Vec::<String>::new(), |mut acc, p| {
                 if !acc.contains(&p) {
                     acc.push(p);
