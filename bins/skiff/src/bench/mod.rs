@@ -1,5 +1,6 @@
 //! `skiff bench ...`: benchmarks that print tables of figures.
 
+mod api;
 mod stats;
 mod store;
 
@@ -10,11 +11,14 @@ use clap::Subcommand;
 pub enum Bench {
     /// The store engines side by side: the embedded engine and a real etcd on this machine.
     Store(store::StoreBench),
+    /// The API server over HTTPS: creates, GETs, LIST of 10,000 pods, watch fan-out, RSS.
+    Api(api::ApiBench),
 }
 
 /// Runs one benchmark.
 pub async fn run(bench: Bench) -> anyhow::Result<()> {
     match bench {
         Bench::Store(b) => store::run(b).await,
+        Bench::Api(b) => api::run(b).await,
     }
 }

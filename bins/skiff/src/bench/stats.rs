@@ -36,6 +36,27 @@ impl Latencies {
     }
 }
 
+/// Start times of numbered operations, shared between the task doing them and the tasks
+/// observing their effects.
+pub struct Starts(std::sync::Mutex<Vec<Option<std::time::Instant>>>);
+
+impl Starts {
+    /// `n` empty slots.
+    pub fn new(n: usize) -> Self {
+        Self(std::sync::Mutex::new(vec![None; n]))
+    }
+
+    /// Records when operation `i` started.
+    pub fn set(&self, i: usize, t: std::time::Instant) {
+        self.0.lock().expect("poisoned")[i] = Some(t);
+    }
+
+    /// When operation `i` started, if it has.
+    pub fn get(&self, i: usize) -> Option<std::time::Instant> {
+        self.0.lock().expect("poisoned").get(i).copied().flatten()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! - (e) 100 watchers on a prefix, time from the start of a write to each watcher's event;
 //! - (f) size on disk after 100,000 writes, then after compacting to the head.
 
-use super::stats::Latencies;
+use super::stats::{Latencies, Starts};
 use anyhow::Context;
 use bytes::Bytes;
 use rand::Rng;
@@ -375,23 +375,6 @@ async fn watch_latency(
         latencies,
         note: format!("{writes} writes; latency from write start to event"),
     })
-}
-
-/// Write start times shared between the writer and the watchers.
-struct Starts(std::sync::Mutex<Vec<Option<Instant>>>);
-
-impl Starts {
-    fn new(n: usize) -> Self {
-        Self(std::sync::Mutex::new(vec![None; n]))
-    }
-
-    fn set(&self, i: usize, t: Instant) {
-        self.0.lock().expect("poisoned")[i] = Some(t);
-    }
-
-    fn get(&self, i: usize) -> Option<Instant> {
-        self.0.lock().expect("poisoned").get(i).copied().flatten()
-    }
 }
 
 /// Sizes seen in workload (f), in bytes.
