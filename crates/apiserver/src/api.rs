@@ -113,17 +113,20 @@ pub struct Api {
 }
 
 impl Api {
-    /// Serves one request from a client that presented `peer_cert` (DER) during TLS.
-    pub async fn handle(&self, req: Request<Body>, peer_cert: Option<&[u8]>) -> Response<Body> {
+    /// Serves one request on a connection whose client certificate named `cert_user`.
+    pub async fn handle(&self, req: Request<Body>, cert_user: Option<&User>) -> Response<Body> {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let auth_header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = match self.authn.authenticate(peer_cert, auth_header) {
-            Ok(u) => u,
-            Err(_) => return h::error(&ApiError::unauthorized()),
+        let user = match cert_user {
+            Some(u) => u.clone(),
+            None => match self.authn.authenticate(None, auth_header) {
+                Ok(u) => u,
+                Err(_) => return h::error(&ApiError::unauthorized()),
+            },
         };
         if user.is_anonymous() && !public_path(&path) {
             return h::error(&ApiError::unauthorized());

@@ -121,6 +121,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let storage = Storage::new(store);
     bootstrap(&storage, service_ip, config.secure_port).await?;
+    // Service IP and node port ranges; also reserves the `kubernetes` Service's address.
+    let ranges = crate::strategy::service::Allocators {
+        service_cidr: config.service_cidr,
+        ..Default::default()
+    };
+    crate::strategy::service::start(&storage, ranges).await?;
 
     let listener = TcpListener::bind((config.bind_address, config.secure_port))
         .await
@@ -185,20 +191,21 @@ async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, api:
                     return;
                 }
             };
-            let cert: Arc<Option<Vec<u8>>> = Arc::new(
+            // The client certificate names the user: read it once per connection.
+            let cert_user: Arc<Option<crate::authn::User>> = Arc::new(
                 stream
                     .get_ref()
                     .1
                     .peer_certificates()
                     .and_then(|c| c.first())
-                    .map(|c| c.as_ref().to_vec()),
+                    .and_then(|c| crate::authn::user_from_client_cert(c.as_ref())),
             );
             let service = hyper::service::service_fn(move |req| {
                 let api = api.clone();
-                let cert = cert.clone();
+                let cert_user = cert_user.clone();
                 async move {
                     let req = req.map(axum::body::Body::new);
-                    Ok::<_, Infallible>(api.handle(req, cert.as_ref().as_deref()).await)
+                    Ok::<_, Infallible>(api.handle(req, cert_user.as_ref().as_ref()).await)
                 }
             });
             let builder =

@@ -177,13 +177,16 @@ struct Row {
     note: String,
 }
 
+/// Builds request `i`: method, path and body.
+type MakeRequest = Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync>;
+
 /// Runs `per_client` requests on each of `clients` connections; `make(i)` gives request `i`.
 async fn hammer(
     server: &Server,
     clients: usize,
     per_client: usize,
     expect: u16,
-    make: Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync>,
+    make: MakeRequest,
 ) -> anyhow::Result<(Duration, Latencies)> {
     let mut conns = Vec::new();
     for _ in 0..clients {
@@ -242,16 +245,15 @@ pub async fn run(opts: ApiBench) -> anyhow::Result<()> {
     // Creates of 1 KiB ConfigMaps.
     let per = scaled(20_000, opts.scale) / clients;
     let value = "x".repeat(1000);
-    let make: Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync> =
-        Arc::new(move |i| {
-            let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+    let make: MakeRequest = Arc::new(move |i| {
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": format!("cm-{i:06}")}, "data": {"v": value}});
-            (
-                "POST",
-                "/api/v1/namespaces/default/configmaps".to_owned(),
-                Some(Bytes::from(body.to_string())),
-            )
-        });
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps".to_owned(),
+            Some(Bytes::from(body.to_string())),
+        )
+    });
     eprintln!("== creates");
     let (elapsed, lat) = hammer(&server, clients, per, 201, make).await?;
     rows.push(Row {
@@ -265,15 +267,14 @@ pub async fn run(opts: ApiBench) -> anyhow::Result<()> {
     // GETs by name.
     let total = per * clients;
     let gets = scaled(100_000, opts.scale) / clients;
-    let make: Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync> =
-        Arc::new(move |_| {
-            let i = rand::rng().random_range(0..total);
-            (
-                "GET",
-                format!("/api/v1/namespaces/default/configmaps/cm-{i:06}"),
-                None,
-            )
-        });
+    let make: MakeRequest = Arc::new(move |_| {
+        let i = rand::rng().random_range(0..total);
+        (
+            "GET",
+            format!("/api/v1/namespaces/default/configmaps/cm-{i:06}"),
+            None,
+        )
+    });
     eprintln!("== gets");
     let (elapsed, lat) = hammer(&server, clients, gets, 200, make).await?;
     rows.push(Row {
@@ -287,14 +288,13 @@ pub async fn run(opts: ApiBench) -> anyhow::Result<()> {
     // 10,000 pods, then LISTs of all of them.
     let pods = scaled(10_000, opts.scale);
     let per_pod = pods.div_ceil(clients);
-    let make: Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync> =
-        Arc::new(|i| {
-            (
-                "POST",
-                "/api/v1/namespaces/default/pods".to_owned(),
-                Some(pod_json(i)),
-            )
-        });
+    let make: MakeRequest = Arc::new(|i| {
+        (
+            "POST",
+            "/api/v1/namespaces/default/pods".to_owned(),
+            Some(pod_json(i)),
+        )
+    });
     eprintln!("== {} pods", per_pod * clients);
     hammer(&server, clients, per_pod, 201, make).await?;
     let mut c = server.connect().await?;
