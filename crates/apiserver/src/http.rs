@@ -113,7 +113,11 @@ pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 }
 
 /// Media types accepted for object bodies.
-pub const OBJECT_MEDIA_TYPES: &[&str] = &["application/json", "application/yaml"];
+pub const OBJECT_MEDIA_TYPES: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
 
 /// Decodes an object body (JSON when the content type is missing, as upstream).
 pub fn decode_object(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
@@ -125,6 +129,10 @@ pub fn decode_object(content_type: Option<&str>, body: &[u8]) -> Result<Value, A
             .map_err(|e| {
                 ApiError::bad_request(format!("the body of the request was not valid YAML: {e}"))
             })?,
+        // client-go's typed clients (kubectl create <generator>, auth can-i, create token).
+        "application/vnd.kubernetes.protobuf" => {
+            crate::protobuf::decode(body).map_err(ApiError::bad_request)?
+        }
         other => {
             return Err(ApiError::unsupported_media_type(other, OBJECT_MEDIA_TYPES));
         }
@@ -214,6 +222,19 @@ mod tests {
         assert_eq!(decode_object(None, b"[1]").unwrap_err().code, 400);
         assert_eq!(
             decode_object(Some("application/vnd.kubernetes.protobuf"), b"k8s\0")
+                .unwrap_err()
+                .code,
+            400
+        );
+        let ns = decode_object(
+            Some("application/vnd.kubernetes.protobuf"),
+            b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09Namespace\x12\x05\x0a\x03\x0a\x01n",
+        )
+        .unwrap();
+        assert_eq!(ns["kind"], "Namespace");
+        assert_eq!(ns["metadata"]["name"], "n");
+        assert_eq!(
+            decode_object(Some("application/cbor"), b"")
                 .unwrap_err()
                 .code,
             415

@@ -14,6 +14,7 @@ pub mod http;
 pub mod object;
 pub mod openapi;
 pub mod pki;
+pub mod protobuf;
 pub mod request_info;
 pub mod rest;
 pub mod scale;
