@@ -4,6 +4,7 @@
 use crate::authn::{Authenticator, User};
 use crate::discovery;
 use crate::http::{self as h, Query};
+use crate::metrics::{Metrics, RequestLabels};
 use crate::request_info::{self, RequestInfo, ResourceRequest};
 use crate::rest::{self, Ctx};
 use crate::storage::Storage;
@@ -12,6 +13,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use serde_json::{Value, json};
 use skiff_core::registry;
 use skiff_core::status::{ApiError, GroupResource};
+use std::sync::Arc;
 
 /// The Kubernetes version this server speaks.
 pub const KUBE_MINOR: &str = "33";
@@ -110,6 +112,64 @@ pub struct Api {
     pub server_address: String,
     /// The watch cache.
     pub caches: crate::cache::Caches,
+    /// Request and store metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A response body that keeps a watch counted as open until the client is gone.
+struct Counted {
+    inner: Body,
+    _guard: crate::metrics::WatchGuard,
+}
+
+impl hyper::body::Body for Counted {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+}
+
+fn labels_of(info: &RequestInfo, path: &str, method: &Method) -> RequestLabels {
+    match info {
+        RequestInfo::Resource(r) => RequestLabels {
+            verb: match r.verb {
+                crate::request_info::Verb::Get => "GET",
+                crate::request_info::Verb::List => "LIST",
+                crate::request_info::Verb::Watch => "WATCH",
+                crate::request_info::Verb::Create => "POST",
+                crate::request_info::Verb::Update => "PUT",
+                crate::request_info::Verb::Patch => "PATCH",
+                crate::request_info::Verb::Delete => "DELETE",
+                crate::request_info::Verb::DeleteCollection => "DELETECOLLECTION",
+            }
+            .to_owned(),
+            group: r.group.clone(),
+            version: r.version.clone(),
+            resource: r.resource.clone(),
+            subresource: r.subresource.clone().unwrap_or_default(),
+            scope: if r.name.is_some() {
+                "resource"
+            } else if r.namespace.is_some() {
+                "namespace"
+            } else {
+                "cluster"
+            }
+            .to_owned(),
+        },
+        _ => RequestLabels {
+            verb: method.as_str().to_owned(),
+            group: String::new(),
+            version: String::new(),
+            resource: String::new(),
+            subresource: path.to_owned(),
+            scope: String::new(),
+        },
+    }
 }
 
 impl Api {
@@ -131,8 +191,33 @@ impl Api {
         if user.is_anonymous() && !public_path(&path) {
             return h::error(&ApiError::unauthorized());
         }
+        let started = std::time::Instant::now();
         let query = Query::parse(parts.uri.query());
         let info = request_info::parse(&parts.method, &path, query.get("watch"));
+        let labels = labels_of(&info, &path, &parts.method);
+        let mut resp = self.route(info, parts, body, &path, &query, &user).await;
+        self.metrics
+            .request(labels.clone(), resp.status().as_u16(), started.elapsed());
+        if labels.verb == "WATCH" && resp.status() == StatusCode::OK {
+            let inner = std::mem::replace(resp.body_mut(), Body::empty());
+            *resp.body_mut() = Body::new(Counted {
+                inner,
+                _guard: self.metrics.watch_started(),
+            });
+        }
+        resp
+    }
+
+    async fn route(
+        &self,
+        info: RequestInfo,
+        parts: http::request::Parts,
+        body: Body,
+        path: &str,
+        query: &Query,
+        user: &User,
+    ) -> Response<Body> {
+        let path = path.to_owned();
         let attrs = match &info {
             RequestInfo::Resource(r) => Attributes::Resource(r),
             _ => Attributes::Path {
@@ -140,11 +225,14 @@ impl Api {
                 verb: method_verb(&parts.method),
             },
         };
-        if let Err(e) = self.authz.authorize(&user, &attrs) {
+        if let Err(e) = self.authz.authorize(user, &attrs) {
             return h::error(&e);
         }
         let result = match info {
-            RequestInfo::NonResource(p) => self.non_resource(&parts.method, &p, &parts.headers),
+            RequestInfo::NonResource(p) => {
+                self.non_resource(&parts.method, &p, &parts.headers, query)
+                    .await
+            }
             RequestInfo::Discovery {
                 group,
                 version,
@@ -159,11 +247,17 @@ impl Api {
                         details: None,
                     });
                 };
+                if crate::reviews::is_review(res) {
+                    return self
+                        .review(res, &r, &parts.headers, body, user)
+                        .await
+                        .unwrap_or_else(|e| h::error(&e));
+                }
                 let warnings = parking_lot::Mutex::new(Vec::new());
                 let ctx = Ctx {
                     info: res,
                     req: &r,
-                    query: &query,
+                    query,
                     headers: &parts.headers,
                     method: &parts.method,
                     warnings: &warnings,
@@ -184,11 +278,45 @@ impl Api {
         result.unwrap_or_else(|e| h::error(&e))
     }
 
-    fn non_resource(
+    /// Creates (answers) a review: authentication and authorization questions, never stored.
+    async fn review(
+        &self,
+        info: &'static registry::ResourceInfo,
+        r: &ResourceRequest,
+        headers: &HeaderMap,
+        body: Body,
+        user: &User,
+    ) -> Result<Response<Body>, ApiError> {
+        if r.verb != crate::request_info::Verb::Create || r.name.is_some() {
+            return Err(ApiError::method_not_supported(
+                &GroupResource::new(info.gvk.group, info.plural),
+                r.verb.as_str(),
+            ));
+        }
+        let bytes = h::read_body(body).await?;
+        let mut obj = h::decode_object(h::media_type(headers).as_deref(), &bytes)?;
+        if let Some(m) = obj.as_object_mut() {
+            m.insert("apiVersion".into(), json!(info.gvk.api_version()));
+            m.insert("kind".into(), json!(info.gvk.kind));
+            m.entry("metadata").or_insert_with(|| json!({}));
+        }
+        let out = crate::reviews::answer(
+            info,
+            obj,
+            user,
+            r.namespace.as_deref(),
+            &self.authn,
+            self.authz.as_ref(),
+        )?;
+        Ok(h::json(StatusCode::CREATED, &out))
+    }
+
+    async fn non_resource(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
+        query: &Query,
     ) -> Result<Response<Body>, ApiError> {
         if method != Method::GET && method != Method::HEAD {
             return Err(ApiError {
@@ -199,7 +327,8 @@ impl Api {
             });
         }
         match path {
-            "/healthz" | "/livez" | "/readyz" => Ok(h::text(StatusCode::OK, "ok")),
+            "/healthz" | "/livez" | "/readyz" => Ok(self.health(path, None, query).await),
+            "/metrics" => Ok(h::text(StatusCode::OK, self.metrics.render())),
             "/version" => Ok(h::json(StatusCode::OK, &version())),
             "/openapi/v3" | "/openapi/v3/" => Ok(h::json(StatusCode::OK, &crate::openapi::index())),
             p if p.starts_with("/openapi/v3/") => {
@@ -242,6 +371,51 @@ impl Api {
                 details: None,
             }),
         }
+    }
+
+    /// `/healthz`, `/livez` and `/readyz` with named checks (`?verbose` lists them, as
+    /// upstream's `[+]name ok` lines; `/readyz/<name>` runs one).
+    async fn health(&self, base: &str, only: Option<&str>, query: &Query) -> Response<Body> {
+        let mut checks: Vec<(&str, bool)> = vec![("ping", true)];
+        let store_ok = self.storage.revision().await.is_ok();
+        checks.push(("etcd", store_ok));
+        if base == "/readyz" || base == "/healthz" {
+            checks.push(("informer-sync", self.caches.is_ready()));
+        }
+        if let Some(name) = only {
+            return match checks.iter().find(|(n, _)| *n == name) {
+                Some((_, true)) => h::text(StatusCode::OK, "ok"),
+                Some((n, false)) => h::text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("internal server error: {n} check failed"),
+                ),
+                None => h::text(StatusCode::NOT_FOUND, "not found"),
+            };
+        }
+        let ok = checks.iter().all(|(_, ok)| *ok);
+        let status = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        let what = &base[1..];
+        if query.get("verbose").is_some() || !ok {
+            let mut text = String::new();
+            for (n, good) in &checks {
+                if *good {
+                    text.push_str(&format!("[+]{n} ok\n"));
+                } else {
+                    text.push_str(&format!("[-]{n} failed: reason withheld\n"));
+                }
+            }
+            if ok {
+                text.push_str(&format!("{what} check passed\n"));
+            } else {
+                text.push_str(&format!("{what} check failed\n"));
+            }
+            return h::text(status, text);
+        }
+        h::text(status, "ok")
     }
 
     fn discovery(

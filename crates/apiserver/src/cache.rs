@@ -273,6 +273,11 @@ impl Caches {
         caches
     }
 
+    /// Whether the caches have loaded.
+    pub fn is_ready(&self) -> bool {
+        *self.inner.ready.borrow()
+    }
+
     /// The cache of a resource, once the caches have loaded.
     pub async fn get(&self, info: &ResourceInfo) -> Result<Arc<WatchCache>, ApiError> {
         let mut ready = self.inner.ready.subscribe();

@@ -119,7 +119,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Some(p) => Some(TokenFile::load(p)?),
         None => None,
     };
-    let storage = Storage::new(store);
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let storage = Storage::new(store).with_metrics(metrics.clone());
     bootstrap(&storage, service_ip, config.secure_port).await?;
     // Service IP and node port ranges; also reserves the `kubernetes` Service's address.
     let ranges = crate::strategy::service::Allocators {
@@ -155,6 +156,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     let caches = crate::cache::Caches::start(storage.clone());
     let api = Arc::new(Api {
+        metrics,
         caches,
         storage,
         authn: Authenticator::new(tokens),

@@ -153,12 +153,31 @@ pub struct Page {
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn Store>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Storage {
     /// Wraps a store.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            metrics: None,
+        }
+    }
+
+    /// Records store latencies in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    async fn timed<T>(&self, op: &'static str, fut: impl std::future::Future<Output = T>) -> T {
+        let start = std::time::Instant::now();
+        let out = fut.await;
+        if let Some(m) = &self.metrics {
+            m.store(op, start.elapsed());
+        }
+        out
     }
 
     /// The store underneath (the watch cache reads it).
@@ -183,8 +202,7 @@ impl Storage {
         name: &str,
     ) -> Result<Value, ApiError> {
         match self
-            .store
-            .get(key(info, namespace, name))
+            .timed("get", self.store.get(key(info, namespace, name)))
             .await
             .map_err(|e| store_error(e, info, name))?
         {
@@ -201,8 +219,7 @@ impl Storage {
         name: &str,
     ) -> Result<Option<(Value, i64)>, ApiError> {
         match self
-            .store
-            .get(key(info, namespace, name))
+            .timed("get", self.store.get(key(info, namespace, name)))
             .await
             .map_err(|e| store_error(e, info, name))?
         {
@@ -221,8 +238,7 @@ impl Storage {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
         let kv = self
-            .store
-            .create(k, encode(obj)?, ttl)
+            .timed("create", self.store.create(k, encode(obj)?, ttl))
             .await
             .map_err(|e| store_error(e, info, &name))?;
         let mut out = obj.clone();
@@ -241,8 +257,7 @@ impl Storage {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
         let kv = self
-            .store
-            .update(k, encode(obj)?, revision, ttl)
+            .timed("update", self.store.update(k, encode(obj)?, revision, ttl))
             .await
             .map_err(|e| store_error(e, info, &name))?;
         let mut out = obj.clone();
@@ -259,8 +274,10 @@ impl Storage {
         revision: Option<i64>,
     ) -> Result<Value, ApiError> {
         let deleted = self
-            .store
-            .delete(key(info, namespace, name), revision)
+            .timed(
+                "delete",
+                self.store.delete(key(info, namespace, name), revision),
+            )
             .await
             .map_err(|e| store_error(e, info, name))?;
         let mut obj = decode(&deleted.prev)?;
@@ -295,11 +312,13 @@ impl Storage {
                 (limit - page.items.len()).max(64)
             };
             let resp = self
-                .store
-                .range(
-                    RangeRequest::between(start.clone(), end.clone())
-                        .limit(batch)
-                        .revision(at),
+                .timed(
+                    "range",
+                    self.store.range(
+                        RangeRequest::between(start.clone(), end.clone())
+                            .limit(batch)
+                            .revision(at),
+                    ),
                 )
                 .await
                 .map_err(|e| store_error(e, info, ""))?;
