@@ -74,6 +74,19 @@ impl Authorizer for MastersOnly {
                 ),
                 details: None,
             }),
+            // Upstream's default `system:basic-user` role: anyone may ask who they are and
+            // what they may do.
+            Attributes::Resource(r)
+                if r.verb == crate::request_info::Verb::Create
+                    && matches!(
+                        (r.group.as_str(), r.resource.as_str()),
+                        ("authentication.k8s.io", "selfsubjectreviews")
+                            | ("authorization.k8s.io", "selfsubjectaccessreviews")
+                            | ("authorization.k8s.io", "selfsubjectrulesreviews")
+                    ) =>
+            {
+                Ok(())
+            }
             Attributes::Resource(r) => {
                 let gr = GroupResource::new(r.group.clone(), r.resource.clone());
                 let what = match &r.subresource {
