@@ -414,22 +414,45 @@ fn delete_and_watch() {
     let c = Cluster::start();
     c.ok_in(&["create", "-f", "-"], Some(DEPLOYMENT));
     let mut watch = c
-        .command(KUBECTL, &["get", "cm", "-w", "--request-timeout=20s"])
+        .command(KUBECTL, &["get", "cm", "-w", "--request-timeout=60s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Collect the watch's output on a thread; wait until its initial list has been printed.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !text.contains("settings") {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("the watch printed its initial list");
+        text.push_str(&line);
+        text.push('\n');
+    }
     c.ok_in(
         &["create", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched}\n"),
     );
     c.ok(&["delete", "cm", "watched"]);
-    std::thread::sleep(Duration::from_millis(700));
+    // The ADDED and DELETED rows of "watched" both arrive.
+    while text.matches("watched").count() < 2 {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| panic!("watch events missing; got:\n{text}"));
+        text.push_str(&line);
+        text.push('\n');
+    }
     let _ = watch.kill();
-    let out = watch.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.matches("watched").count() >= 2, "{text}");
+    let _ = watch.wait();
     assert!(text.contains("settings"), "{text}");
 
     // Orphan and foreground deletions leave their finalizer for the garbage collector.
