@@ -1,112 +1,10 @@
 //! Integration test: Service cluster IP and node port allocation seen through the real kubectl
 //! against a real `skiff server` (same harness as `kubectl.rs`).
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-struct Cluster {
-    child: Child,
-    kubeconfig: PathBuf,
-    home: tempfile::TempDir,
-    _data: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        assert!(
-            Path::new(KUBECTL).exists(),
-            "these tests need the real kubectl at {KUBECTL}"
-        );
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args([
-                "server",
-                "--bind-address",
-                "127.0.0.1",
-                "--secure-port",
-                "0",
-            ])
-            .arg("--data-dir")
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut kubeconfig = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(p) = line.strip_prefix("Admin kubeconfig: ") {
-                kubeconfig = Some(PathBuf::from(p));
-            }
-            if line.starts_with("Ready in") {
-                break;
-            }
-        }
-        // Keep draining the server's output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Cluster {
-            child,
-            kubeconfig: kubeconfig.expect("the server printed its kubeconfig"),
-            home: tempfile::tempdir().unwrap(),
-            _data: data,
-        }
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(KUBECTL)
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.home.path())
-            .env_remove("KUBECTL_EXTERNAL_DIFF")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs kubectl and returns stdout, failing the test if it failed.
-    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs kubectl expecting failure; returns stderr.
-    fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            !out.status.success(),
-            "kubectl {args:?} unexpectedly succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::Cluster;
 
 const SERVICES: &str = "apiVersion: v1
 kind: Service
@@ -146,12 +44,12 @@ fn in_service_range(ip: &str) -> bool {
 #[test]
 fn services_get_cluster_ips_and_node_ports() {
     let c = Cluster::start();
-    let created = c.ok(&["create", "-f", "-"], Some(SERVICES));
+    let created = c.ok_in(&["create", "-f", "-"], Some(SERVICES));
     assert!(created.contains("service/web created"), "{created}");
     assert!(created.contains("service/np created"), "{created}");
 
     let get = |name: &str, path: &str| {
-        c.ok(
+        c.ok_in(
             &["get", "svc", name, "-o", &format!("jsonpath={path}")],
             None,
         )
@@ -179,7 +77,7 @@ fn services_get_cluster_ips_and_node_ports() {
     assert_eq!(node_ports[1], 30909);
     assert_eq!(get("np", "{.spec.externalTrafficPolicy}"), "Cluster");
 
-    let wide = c.ok(&["get", "svc", "-o", "wide"], None);
+    let wide = c.ok_in(&["get", "svc", "-o", "wide"], None);
     let header = wide.lines().next().unwrap();
     for col in [
         "NAME",
@@ -243,11 +141,11 @@ fn services_get_cluster_ips_and_node_ports() {
     );
 
     // Deleting a Service frees its address (and node ports) for others.
-    c.ok(&["delete", "svc", "fixed", "np"], None);
-    let created = c.ok(&["create", "-f", "-"], Some(&with_ip("dup", "10.43.0.50")));
+    c.ok_in(&["delete", "svc", "fixed", "np"], None);
+    let created = c.ok_in(&["create", "-f", "-"], Some(&with_ip("dup", "10.43.0.50")));
     assert!(created.contains("service/dup created"), "{created}");
     assert_eq!(get("dup", "{.spec.clusterIP}"), "10.43.0.50");
-    c.ok(
+    c.ok_in(
         &[
             "create",
             "service",
