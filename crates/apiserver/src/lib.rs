@@ -7,8 +7,10 @@
 //! [`watch`], [`scale`]) over [`storage`], with Tables from [`table`].
 
 pub mod api;
+pub mod apply;
 pub mod authn;
 pub mod cache;
+pub mod convert;
 pub mod discovery;
 pub mod http;
 pub mod metrics;

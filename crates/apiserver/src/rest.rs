@@ -2,6 +2,7 @@
 //! patch, delete and deletecollection, with upstream's object bookkeeping (names, uid,
 //! timestamps, generation, resourceVersion preconditions, finalizers and graceful deletion).
 
+use crate::apply;
 use crate::http::{self as h, Query};
 use crate::object;
 use crate::request_info::{ResourceRequest, Verb};
@@ -127,8 +128,13 @@ pub async fn handle(
         Verb::Patch => {
             let bytes = h::read_body(body).await?;
             let patch = Patch::parse(ctx.headers, &bytes)?;
-            let (out, _) = update(storage, &ctx, None, Some(&patch)).await?;
-            Ok(respond_object(&ctx, StatusCode::OK, &out))
+            let (out, created) = update(storage, &ctx, None, Some(&patch)).await?;
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(respond_object(&ctx, code, &out))
         }
         Verb::Delete => {
             let bytes = h::read_body(body).await?;
@@ -358,7 +364,7 @@ async fn list_from_cache(
             .query
             .get("fieldSelector")
             .is_some_and(|s| !s.is_empty());
-    if !selecting && !h::wants_table(ctx.headers) {
+    if !selecting && !h::wants_table(ctx.headers) && !crate::convert::converts(ctx.info) {
         // Splice the cached JSON into the list without decoding it.
         let mut head = list_object(ctx.info, Vec::new(), &rv, None, None);
         if let Some(m) = head.as_object_mut() {
@@ -379,7 +385,7 @@ async fn list_from_cache(
     let items: Vec<Value> = snap
         .objects
         .iter()
-        .map(|o| o.value())
+        .map(|o| crate::convert::from_storage(ctx.info, o.value()))
         .filter(|v| keep(v))
         .collect();
     if h::wants_table(ctx.headers) {
@@ -457,8 +463,21 @@ fn generate_suffix() -> String {
 }
 
 /// Creates an object.
-pub async fn create(storage: &Storage, ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
-    check_type(ctx, &mut obj)?;
+pub async fn create(storage: &Storage, ctx: &Ctx<'_>, obj: Value) -> Result<Value, ApiError> {
+    create_object(storage, ctx, obj, false).await
+}
+
+/// Creates an object; `applied` objects come from server-side apply, already checked and
+/// with their managed fields.
+async fn create_object(
+    storage: &Storage,
+    ctx: &Ctx<'_>,
+    mut obj: Value,
+    applied: bool,
+) -> Result<Value, ApiError> {
+    if !applied {
+        check_type(ctx, &mut obj)?;
+    }
     let path_ns = ctx.ns().map(str::to_owned);
     if ctx.info.namespaced {
         match (object::namespace(&obj), path_ns.as_deref()) {
@@ -480,6 +499,9 @@ pub async fn create(storage: &Storage, ctx: &Ctx<'_>, mut obj: Value) -> Result<
         base.truncate(58);
         let name = format!("{base}{}", generate_suffix());
         object::set_meta(&mut obj, "name", name);
+    }
+    if !applied {
+        apply::record_create(ctx, &mut obj)?;
     }
     prepare_create(ctx.info, &mut obj);
     let errs = validate::object_meta(ctx.info, &obj);
@@ -583,6 +605,8 @@ pub enum Patch {
     Json(Value),
     /// Strategic merge patch.
     Strategic(Value),
+    /// Server-side apply: the applied configuration.
+    Apply(Value),
 }
 
 /// The patch media types served.
@@ -590,6 +614,7 @@ pub const PATCH_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
+    apply::APPLY_PATCH_TYPE,
 ];
 
 impl Patch {
@@ -613,6 +638,7 @@ impl Patch {
             "application/merge-patch+json" => Ok(Patch::Merge(value()?)),
             "application/json-patch+json" => Ok(Patch::Json(value()?)),
             "application/strategic-merge-patch+json" => Ok(Patch::Strategic(value()?)),
+            apply::APPLY_PATCH_TYPE => Ok(Patch::Apply(apply::decode_config(body)?)),
             other => Err(ApiError::unsupported_media_type(other, PATCH_TYPES)),
         }
     }
@@ -628,6 +654,11 @@ impl Patch {
             }
             Patch::Json(p) => skiff_core::patch::apply_json_patch(&mut doc, p),
             Patch::Strategic(p) => skiff_core::patch::strategic::apply(&mut doc, p, kind),
+            // Outside `update` (the scale subresource) an apply is a plain merge.
+            Patch::Apply(p) => {
+                doc = skiff_core::managed::merge(kind, &doc, p);
+                Ok(())
+            }
         };
         // Upstream: a malformed patch is a 400, one that does not apply a 422 without causes.
         result.map_err(|e| ApiError {
@@ -678,8 +709,19 @@ pub async fn update(
             ));
         }
     }
+    let applying = matches!(patch, Some(Patch::Apply(_)));
+    apply::validate_options(ctx, applying)?;
     for _attempt in 0..16 {
         let Some((current, rev)) = storage.get_record(ctx.info, ctx.ns(), &name).await? else {
+            // Server-side apply creates what does not exist yet.
+            if let (Some(Patch::Apply(config)), None) = (patch, &ctx.req.subresource) {
+                let obj = apply::apply(ctx, None, config)?;
+                match create_object(storage, ctx, obj, true).await {
+                    Ok(created) => return Ok((created, true)),
+                    Err(e) if e.code == 409 && e.reason == "AlreadyExists" => continue,
+                    Err(e) => return Err(e),
+                }
+            }
             return Err(ApiError::not_found(
                 &storage::group_resource(ctx.info),
                 &name,
@@ -687,6 +729,7 @@ pub async fn update(
         };
         let mut candidate = match (&new, patch) {
             (Some(obj), _) => obj.clone(),
+            (None, Some(Patch::Apply(config))) => apply::apply(ctx, Some(&current), config)?,
             (None, Some(p)) => {
                 let mut doc = p.apply(current.clone(), ctx.info.gvk.kind)?;
                 check_type(ctx, &mut doc)?;
@@ -707,7 +750,12 @@ pub async fn update(
         }
         if status_only {
             let status = candidate.get("status").cloned();
+            let managed = object::meta(&candidate).get("managedFields").cloned();
             candidate = current.clone();
+            match managed {
+                Some(m) => object::set_meta(&mut candidate, "managedFields", m),
+                None => object::remove_meta(&mut candidate, "managedFields"),
+            }
             match status {
                 Some(s) => candidate["status"] = s,
                 None => {
@@ -718,6 +766,9 @@ pub async fn update(
             }
         } else {
             prepare_update(ctx.info, &current, &mut candidate);
+        }
+        if !applying {
+            apply::record_update(ctx, &current, &mut candidate)?;
         }
         if ctx.info.namespaced {
             object::set_meta(&mut candidate, "namespace", ctx.ns().unwrap_or_default());

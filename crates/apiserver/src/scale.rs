@@ -139,6 +139,8 @@ pub async fn serve(
             .and_then(Value::as_i64)
             .unwrap_or(1);
         object::set_meta(&mut updated, "generation", generation + 1);
+        // The new replicas belong to the scaler (`subresource: scale`).
+        crate::apply::record_update(ctx, &current, &mut updated)?;
         match storage.update(ctx.info, &updated, rev, None).await {
             Ok(obj) => return Ok(h::json(StatusCode::OK, &scale_of(&obj))),
             Err(e) if e.code == 409 && wanted.is_none() => continue,

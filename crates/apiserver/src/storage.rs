@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// Resources served at several versions with different schemas keep one prefix per version
 /// until conversion between them exists.
 pub fn prefix(info: &ResourceInfo) -> String {
+    // events.k8s.io Events are core Events in another form (see `convert`).
+    if crate::convert::converts(info) {
+        return "/registry/core/events/".to_owned();
+    }
     let group = if info.gvk.group.is_empty() {
         "core"
     } else {
@@ -61,6 +65,16 @@ pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
     }
     object::set_meta(&mut obj, "resourceVersion", kv.mod_revision.to_string());
     Ok(obj)
+}
+
+/// A stored record as the object clients of `info` see (converted to its served version).
+pub fn decode_as(info: &ResourceInfo, kv: &KeyValue) -> Result<Value, ApiError> {
+    decode(kv).map(|obj| crate::convert::from_storage(info, obj))
+}
+
+/// The bytes to store for an object served as `info`.
+pub fn encode_as(info: &ResourceInfo, obj: &Value) -> Result<Bytes, ApiError> {
+    encode(&crate::convert::to_storage(info, obj.clone()))
 }
 
 /// The bytes to store for an object (without its `resourceVersion`).
@@ -206,7 +220,7 @@ impl Storage {
             .await
             .map_err(|e| store_error(e, info, name))?
         {
-            Some(kv) => decode(&kv),
+            Some(kv) => decode_as(info, &kv),
             None => Err(ApiError::not_found(&group_resource(info), name)),
         }
     }
@@ -223,7 +237,7 @@ impl Storage {
             .await
             .map_err(|e| store_error(e, info, name))?
         {
-            Some(kv) => Ok(Some((decode(&kv)?, kv.mod_revision))),
+            Some(kv) => Ok(Some((decode_as(info, &kv)?, kv.mod_revision))),
             None => Ok(None),
         }
     }
@@ -238,7 +252,7 @@ impl Storage {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
         let kv = self
-            .timed("create", self.store.create(k, encode(obj)?, ttl))
+            .timed("create", self.store.create(k, encode_as(info, obj)?, ttl))
             .await
             .map_err(|e| store_error(e, info, &name))?;
         let mut out = obj.clone();
@@ -257,7 +271,10 @@ impl Storage {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
         let kv = self
-            .timed("update", self.store.update(k, encode(obj)?, revision, ttl))
+            .timed(
+                "update",
+                self.store.update(k, encode_as(info, obj)?, revision, ttl),
+            )
             .await
             .map_err(|e| store_error(e, info, &name))?;
         let mut out = obj.clone();
@@ -280,7 +297,7 @@ impl Storage {
             )
             .await
             .map_err(|e| store_error(e, info, name))?;
-        let mut obj = decode(&deleted.prev)?;
+        let mut obj = decode_as(info, &deleted.prev)?;
         // The deleted object carries the revision of its deletion, as upstream's watch does.
         object::set_meta(&mut obj, "resourceVersion", deleted.revision.to_string());
         Ok(obj)
@@ -326,7 +343,7 @@ impl Storage {
             page.revision = at;
             let mut last_key = None;
             for (i, kv) in resp.kvs.iter().enumerate() {
-                let obj = decode(kv)?;
+                let obj = decode_as(info, kv)?;
                 if keep(&obj) {
                     page.items.push(obj);
                 }

@@ -6,6 +6,7 @@
 //! the label/field selector are reported as ADDED or DELETED.
 
 use crate::cache::{CacheEvent, Signal, StartError};
+use crate::convert;
 use crate::http as h;
 use crate::object;
 use crate::rest::{self, Ctx};
@@ -101,7 +102,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         let objects: Vec<Value> = snap
             .objects
             .iter()
-            .map(|o| o.value())
+            .map(|o| convert::from_storage(info, o.value()))
             .filter(|v| keep(v))
             .collect();
         (objects, snap.rv, Some(live), Vec::new())
@@ -157,22 +158,26 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             if !e.key.starts_with(prefix.as_bytes()) {
                 return None;
             }
+            let object = convert::from_storage(info, (*e.object).clone());
             match e.kind {
                 EventKind::Put => {
-                    let new_ok = keep(&e.object);
-                    let old_ok = e.prev.as_ref().is_some_and(|o| keep(o));
-                    match (old_ok, new_ok) {
-                        (true, true) => Some(("MODIFIED", (*e.object).clone())),
-                        (false, true) => Some(("ADDED", (*e.object).clone())),
-                        (true, false) => {
-                            let mut o = (**e.prev.as_ref().expect("passed the filter")).clone();
+                    let prev = e
+                        .prev
+                        .as_ref()
+                        .map(|p| convert::from_storage(info, (**p).clone()));
+                    let new_ok = keep(&object);
+                    let old_ok = prev.as_ref().is_some_and(|o| keep(o));
+                    match (old_ok, new_ok, prev) {
+                        (true, true, _) => Some(("MODIFIED", object)),
+                        (false, true, _) => Some(("ADDED", object)),
+                        (true, false, Some(mut o)) => {
                             object::set_meta(&mut o, "resourceVersion", e.rv.to_string());
                             Some(("DELETED", o))
                         }
-                        (false, false) => None,
+                        _ => None,
                     }
                 }
-                EventKind::Delete => keep(&e.object).then(|| ("DELETED", (*e.object).clone())),
+                EventKind::Delete => keep(&object).then_some(("DELETED", object)),
             }
         };
         for e in &backlog {
