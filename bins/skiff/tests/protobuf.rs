@@ -46,6 +46,8 @@ fn generators_post_protobuf_and_store_the_fields() {
         "generic",
         "s1",
         "--from-literal=pw=x",
+        // basic-auth Secrets need a username or a password key, as upstream validates.
+        "--from-literal=username=x",
         "--type=kubernetes.io/basic-auth",
     ]);
     // Secret data travels as protobuf bytes and is stored base64-encoded.

@@ -3,9 +3,25 @@
 //! and their release.
 //!
 //! The generic handlers call these hooks; kinds without special rules pass through. Services
-//! are handled by [`service`].
+//! are handled by [`service`]; pods by [`pod`]; Deployments, ReplicaSets, StatefulSets,
+//! DaemonSets, ReplicationControllers and PodTemplates by [`workloads`]; Jobs and CronJobs by
+//! [`batch`]; ConfigMaps and Secrets by [`config`]; Namespaces by [`namespace`]. Shared helpers
+//! live in [`common`], resource quantities in [`quantity`], cron schedules in [`cron`].
+//!
+//! `before_update` runs for every write through the generic update path, status updates
+//! included (their spec is the stored one, so the spec rules pass). A Namespace's
+//! `spec.finalizers` are kept from the stored object there, as upstream does for plain
+//! updates: a `finalize` subresource must write without calling these hooks.
 
+pub mod batch;
+pub mod common;
+pub mod config;
+pub mod cron;
+pub mod namespace;
+pub mod pod;
+pub mod quantity;
 pub mod service;
+pub mod workloads;
 
 use crate::storage::Storage;
 use serde_json::Value;
@@ -27,7 +43,14 @@ pub async fn before_create(
     if is_service(info) {
         return service::before_create(storage, obj, dry_run).await;
     }
-    Ok(())
+    match (info.gvk.group, info.gvk.kind) {
+        ("", "Pod") => pod::before_create(info, obj),
+        ("batch", "Job" | "CronJob") => batch::before_create(info, obj),
+        ("", "ConfigMap" | "Secret") => config::before_create(info, obj),
+        ("", "Namespace") => namespace::before_create(info, obj),
+        _ if workloads::serves(info) => workloads::before_create(info, obj),
+        _ => Ok(()),
+    }
 }
 
 /// Defaults and validates an update of `old` to `new` (before it is stored).
@@ -41,7 +64,14 @@ pub async fn before_update(
     if is_service(info) {
         return service::before_update(storage, old, new, dry_run).await;
     }
-    Ok(())
+    match (info.gvk.group, info.gvk.kind) {
+        ("", "Pod") => pod::before_update(info, old, new),
+        ("batch", "Job" | "CronJob") => batch::before_update(info, old, new),
+        ("", "ConfigMap" | "Secret") => config::before_update(info, old, new),
+        ("", "Namespace") => namespace::before_update(info, old, new),
+        _ if workloads::serves(info) => workloads::before_update(info, old, new),
+        _ => Ok(()),
+    }
 }
 
 /// Releases what a deleted object held (after it left the store).
