@@ -80,6 +80,47 @@ pub fn field_value(obj: &Value, dotted: &str) -> String {
     }
 }
 
+/// A label selector (`matchLabels`, `matchExpressions`) as selector text: requirements sorted
+/// by key, values sorted (upstream's `LabelSelectorAsSelector(..).String()`). Empty for a
+/// missing or empty selector; `None` when it is invalid.
+pub fn label_selector_text(sel: Option<&Value>) -> Option<String> {
+    let Some(sel) = sel.filter(|s| s.is_object()) else {
+        return Some(String::new());
+    };
+    let mut reqs: Vec<(String, String)> = string_map(sel.get("matchLabels"))
+        .into_iter()
+        .map(|(k, v)| (k.clone(), format!("{k}={v}")))
+        .collect();
+    let exprs = sel.get("matchExpressions").and_then(Value::as_array);
+    for e in exprs.into_iter().flatten() {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let mut values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        values.sort_unstable();
+        let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
+        let req = match (op, values.is_empty()) {
+            ("In", false) => format!("{key} in ({})", values.join(",")),
+            ("NotIn", false) => format!("{key} notin ({})", values.join(",")),
+            ("Exists", true) => key.to_owned(),
+            ("DoesNotExist", true) => format!("!{key}"),
+            _ => return None,
+        };
+        reqs.push((key.to_owned(), req));
+    }
+    reqs.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(
+        reqs.into_iter()
+            .map(|(_, r)| r)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
 /// The current time as upstream writes timestamps (RFC 3339, seconds, UTC).
 pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()

@@ -27,7 +27,7 @@ fn scale_of(obj: &Value) -> Value {
     }
     let selector = match object::path(obj, "spec.selector") {
         Some(sel) if sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some() => {
-            label_selector(sel)
+            object::label_selector_text(Some(sel)).unwrap_or_default()
         }
         Some(sel) => object::string_map(Some(sel))
             .iter()
@@ -46,37 +46,6 @@ fn scale_of(obj: &Value) -> Value {
             "selector": selector,
         },
     })
-}
-
-fn label_selector(sel: &Value) -> String {
-    let mut parts: Vec<String> = object::string_map(sel.get("matchLabels"))
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for e in sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let vals: Vec<&str> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match e.get("operator").and_then(Value::as_str) {
-            Some("In") => parts.push(format!("{key} in ({})", vals.join(","))),
-            Some("NotIn") => parts.push(format!("{key} notin ({})", vals.join(","))),
-            Some("Exists") => parts.push(key.to_owned()),
-            Some("DoesNotExist") => parts.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    parts.sort();
-    parts.join(",")
 }
 
 /// GET, PUT or PATCH of `<workload>/scale`.

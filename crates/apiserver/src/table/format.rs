@@ -63,33 +63,7 @@ pub(super) fn format_labels(map: Option<&Value>) -> String {
 /// sorted by key, values sorted (`LabelSelectorAsSelector(..).String()`). Empty for a missing
 /// or empty selector; `None` when it is invalid.
 pub(super) fn selector_string(sel: Option<&Value>) -> Option<String> {
-    let Some(sel) = sel.filter(|s| s.is_object()) else {
-        return Some(String::new());
-    };
-    let mut reqs: Vec<(String, String)> = object::string_map(sel.get("matchLabels"))
-        .into_iter()
-        .map(|(k, v)| (k.clone(), format!("{k}={v}")))
-        .collect();
-    for e in list(sel, "matchExpressions") {
-        let key = text(e, "key");
-        let mut values: Vec<&str> = list(e, "values").iter().filter_map(Value::as_str).collect();
-        values.sort_unstable();
-        let req = match (text(e, "operator"), values.is_empty()) {
-            ("In", false) => format!("{key} in ({})", values.join(",")),
-            ("NotIn", false) => format!("{key} notin ({})", values.join(",")),
-            ("Exists", true) => key.to_owned(),
-            ("DoesNotExist", true) => format!("!{key}"),
-            _ => return None,
-        };
-        reqs.push((key.to_owned(), req));
-    }
-    reqs.sort_by(|a, b| a.0.cmp(&b.0));
-    Some(
-        reqs.into_iter()
-            .map(|(_, r)| r)
-            .collect::<Vec<_>>()
-            .join(","),
-    )
+    object::label_selector_text(sel)
 }
 
 /// A label selector as text, `<none>` when empty and `<error>` when invalid
