@@ -4,121 +4,13 @@
 //! runs `/usr/bin/kubectl` (which picks the bundled kubectl matching the server's minor version)
 //! with a private HOME so discovery caches never leak between tests.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-const KUBECTL_1_32: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
-
-struct Cluster {
-    child: Child,
-    kubeconfig: PathBuf,
-    home: tempfile::TempDir,
-    _data: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        assert!(
-            Path::new(KUBECTL).exists(),
-            "these tests need the real kubectl at {KUBECTL}"
-        );
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args([
-                "server",
-                "--bind-address",
-                "127.0.0.1",
-                "--secure-port",
-                "0",
-            ])
-            .arg("--data-dir")
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut kubeconfig = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(p) = line.strip_prefix("Admin kubeconfig: ") {
-                kubeconfig = Some(PathBuf::from(p));
-            }
-            if line.starts_with("Ready in") {
-                break;
-            }
-        }
-        // Keep draining the server's output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Cluster {
-            child,
-            kubeconfig: kubeconfig.expect("the server printed its kubeconfig"),
-            home: tempfile::tempdir().unwrap(),
-            _data: data,
-        }
-    }
-
-    fn command(&self, kubectl: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(kubectl);
-        cmd.args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.home.path())
-            .env_remove("KUBECTL_EXTERNAL_DIFF");
-        cmd
-    }
-
-    fn run_with(&self, kubectl: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = self.command(kubectl, args);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs kubectl and returns stdout, failing the test if it failed.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_in(args, None)
-    }
-
-    fn ok_in(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run_with(KUBECTL, args, stdin);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs kubectl expecting failure; returns stderr.
-    fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run_with(KUBECTL, args, stdin);
-        assert!(
-            !out.status.success(),
-            "kubectl {args:?} unexpectedly succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{Cluster, KUBECTL, KUBECTL_1_32};
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
