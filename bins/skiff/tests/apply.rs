@@ -1,122 +1,17 @@
 //! Integration tests: server-side apply and managed fields, driven by the real kubectl
 //! against a real `skiff server` (same harness as `kubectl.rs`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+use common::Cluster;
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-struct Cluster {
-    child: Child,
-    kubeconfig: PathBuf,
-    home: tempfile::TempDir,
-    _data: tempfile::TempDir,
+/// `kubectl get <what> web -o jsonpath=<jsonpath>`.
+fn get(c: &Cluster, what: &str, jsonpath: &str) -> String {
+    c.ok(&["get", what, "web", "-o", &format!("jsonpath={jsonpath}")])
 }
 
-impl Cluster {
-    fn start() -> Cluster {
-        assert!(
-            Path::new(KUBECTL).exists(),
-            "these tests need the real kubectl at {KUBECTL}"
-        );
-        let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
-            .args([
-                "server",
-                "--bind-address",
-                "127.0.0.1",
-                "--secure-port",
-                "0",
-            ])
-            .arg("--data-dir")
-            .arg(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut kubeconfig = None;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(p) = line.strip_prefix("Admin kubeconfig: ") {
-                kubeconfig = Some(PathBuf::from(p));
-            }
-            if line.starts_with("Ready in") {
-                break;
-            }
-        }
-        // Keep draining the server's output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Cluster {
-            child,
-            kubeconfig: kubeconfig.expect("the server printed its kubeconfig"),
-            home: tempfile::tempdir().unwrap(),
-            _data: data,
-        }
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(KUBECTL)
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.home.path())
-            .env_remove("KUBECTL_EXTERNAL_DIFF")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs kubectl and returns stdout, failing the test if it failed.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_in(args, None)
-    }
-
-    fn ok_in(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs kubectl expecting failure; returns stderr.
-    fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            !out.status.success(),
-            "kubectl {args:?} unexpectedly succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn get(&self, what: &str, jsonpath: &str) -> String {
-        self.ok(&["get", what, "web", "-o", &format!("jsonpath={jsonpath}")])
-    }
-
-    fn managed_fields(&self, what: &str) -> String {
-        self.ok(&["get", what, "web", "-o", "yaml", "--show-managed-fields"])
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `kubectl get <what> web -o yaml --show-managed-fields`.
+fn managed_fields(c: &Cluster, what: &str) -> String {
+    c.ok(&["get", what, "web", "-o", "yaml", "--show-managed-fields"])
 }
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
@@ -197,7 +92,7 @@ fn server_side_apply_creates_keeps_and_prunes() {
         out.contains("deployment.apps/web serverside-applied"),
         "{out}"
     );
-    let yaml = c.managed_fields("deploy");
+    let yaml = managed_fields(&c, "deploy");
     assert!(has_manager(&yaml, "kubectl", "Apply"), "{yaml}");
     assert!(
         yaml.contains("k:{\"name\":\"nginx\"}:")
@@ -210,10 +105,10 @@ fn server_side_apply_creates_keeps_and_prunes() {
     assert!(!plain.contains("managedFields"), "{plain}");
 
     // Re-applying the same configuration is a no-op.
-    let rv = c.get("deploy", "{.metadata.resourceVersion}");
+    let rv = get(&c, "deploy", "{.metadata.resourceVersion}");
     let out = c.ok_in(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
     assert!(out.contains("serverside-applied"), "{out}");
-    assert_eq!(c.get("deploy", "{.metadata.resourceVersion}"), rv);
+    assert_eq!(get(&c, "deploy", "{.metadata.resourceVersion}"), rv);
 
     // Fields no longer applied go away; the others stay.
     let smaller = DEPLOYMENT
@@ -222,7 +117,8 @@ fn server_side_apply_creates_keeps_and_prunes() {
         .replace("nginx:1.25", "nginx:1.27");
     c.ok_in(&["apply", "--server-side", "-f", "-"], Some(&smaller));
     assert_eq!(
-        c.get(
+        get(
+            &c,
             "deploy",
             "{.metadata.labels} {.spec.template.spec.containers[0].env[*].name} {.spec.template.spec.containers[0].image} {.spec.replicas}"
         ),
@@ -231,10 +127,10 @@ fn server_side_apply_creates_keeps_and_prunes() {
 
     // A field owned by another manager too survives its removal from the configuration.
     c.ok(&["label", "deploy", "web", "team=a"]);
-    let yaml = c.managed_fields("deploy");
+    let yaml = managed_fields(&c, "deploy");
     assert!(has_manager(&yaml, "kubectl-label", "Update"), "{yaml}");
     c.ok_in(&["apply", "--server-side", "-f", "-"], Some(&smaller));
-    assert_eq!(c.get("deploy", "{.metadata.labels.team}"), "a");
+    assert_eq!(get(&c, "deploy", "{.metadata.labels.team}"), "a");
 
     // Maps merge key by key and a dropped key is removed.
     c.ok_in(&["apply", "--server-side", "-f", "-"], Some(CONFIGMAP));
@@ -242,7 +138,7 @@ fn server_side_apply_creates_keeps_and_prunes() {
         &["apply", "--server-side", "-f", "-"],
         Some(&CONFIGMAP.replace("  b: '2'\n", "  c: '3'\n")),
     );
-    assert_eq!(c.get("cm", "{.data}"), "{\"a\":\"1\",\"c\":\"3\"}");
+    assert_eq!(get(&c, "cm", "{.data}"), "{\"a\":\"1\",\"c\":\"3\"}");
 }
 
 #[test]
@@ -250,7 +146,7 @@ fn conflicts_need_force() {
     let c = Cluster::start();
     c.ok_in(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
     c.ok(&["scale", "deploy", "web", "--replicas=5"]);
-    let yaml = c.managed_fields("deploy");
+    let yaml = managed_fields(&c, "deploy");
     assert!(yaml.contains("subresource: scale"), "{yaml}");
     let err = c.fails(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
     assert!(
@@ -260,7 +156,7 @@ fn conflicts_need_force() {
         "{err}"
     );
     assert!(err.contains("--force-conflicts"), "{err}");
-    assert_eq!(c.get("deploy", "{.spec.replicas}"), "5");
+    assert_eq!(get(&c, "deploy", "{.spec.replicas}"), "5");
     // Applying the value the object has is no conflict.
     c.ok_in(
         &["apply", "--server-side", "-f", "-"],
@@ -271,9 +167,9 @@ fn conflicts_need_force() {
         Some(DEPLOYMENT),
     );
     assert!(out.contains("serverside-applied"), "{out}");
-    assert_eq!(c.get("deploy", "{.spec.replicas}"), "2");
+    assert_eq!(get(&c, "deploy", "{.spec.replicas}"), "2");
     // The scaler lost its only field, so its entry is gone.
-    let yaml = c.managed_fields("deploy");
+    let yaml = managed_fields(&c, "deploy");
     assert!(!yaml.contains("subresource: scale"), "{yaml}");
 
     // A client-side applied field is another manager's too.
@@ -297,7 +193,7 @@ fn client_side_and_server_side_apply_take_turns() {
     // Client-side first.
     let out = c.ok_in(&["apply", "-f", "-"], Some(DEPLOYMENT));
     assert!(out.contains("deployment.apps/web created"), "{out}");
-    let yaml = c.managed_fields("deploy");
+    let yaml = managed_fields(&c, "deploy");
     assert!(
         has_manager(&yaml, "kubectl-client-side-apply", "Update"),
         "{yaml}"
@@ -308,10 +204,11 @@ fn client_side_and_server_side_apply_take_turns() {
         Some(&DEPLOYMENT.replace("replicas: 2", "replicas: 3")),
     );
     assert!(out.contains("serverside-applied"), "{out}");
-    assert_eq!(c.get("deploy", "{.spec.replicas}"), "3");
-    let yaml = c.managed_fields("deploy");
+    assert_eq!(get(&c, "deploy", "{.spec.replicas}"), "3");
+    let yaml = managed_fields(&c, "deploy");
     assert!(has_manager(&yaml, "kubectl", "Apply"), "{yaml}");
-    let last = c.get(
+    let last = get(
+        &c,
         "deploy",
         "{.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
     );
@@ -322,8 +219,8 @@ fn client_side_and_server_side_apply_take_turns() {
         Some(&DEPLOYMENT.replace("replicas: 2", "replicas: 4")),
     );
     assert!(out.contains("deployment.apps/web configured"), "{out}");
-    assert_eq!(c.get("deploy", "{.spec.replicas}"), "4");
-    let yaml = c.managed_fields("deploy");
+    assert_eq!(get(&c, "deploy", "{.spec.replicas}"), "4");
+    let yaml = managed_fields(&c, "deploy");
     assert!(has_manager(&yaml, "kubectl", "Apply"), "{yaml}");
     assert!(
         has_manager(&yaml, "kubectl-client-side-apply", "Update"),
@@ -338,8 +235,8 @@ fn client_side_and_server_side_apply_take_turns() {
         Some(&CONFIGMAP.replace("b: '2'", "b: '5'")),
     );
     assert!(out.contains("configmap/web configured"), "{out}");
-    assert_eq!(c.get("cm", "{.data.b}"), "5");
-    let yaml = c.managed_fields("cm");
+    assert_eq!(get(&c, "cm", "{.data.b}"), "5");
+    let yaml = managed_fields(&c, "cm");
     assert!(has_manager(&yaml, "kubectl", "Apply"), "{yaml}");
     assert!(
         has_manager(&yaml, "kubectl-client-side-apply", "Update"),
@@ -356,7 +253,7 @@ fn client_side_and_server_side_apply_take_turns() {
 fn updates_record_their_managers() {
     let c = Cluster::start();
     c.ok_in(&["create", "-f", "-"], Some(CONFIGMAP));
-    let yaml = c.managed_fields("cm");
+    let yaml = managed_fields(&c, "cm");
     assert!(has_manager(&yaml, "kubectl-create", "Update"), "{yaml}");
     assert!(
         yaml.contains("f:a: {}") && yaml.contains("fieldsType: FieldsV1"),
@@ -364,7 +261,7 @@ fn updates_record_their_managers() {
     );
     c.ok(&["annotate", "cm", "web", "note=x"]);
     c.ok(&["patch", "cm", "web", "-p", "{\"data\":{\"a\":\"9\"}}"]);
-    let yaml = c.managed_fields("cm");
+    let yaml = managed_fields(&c, "cm");
     assert_eq!(
         managers(&yaml),
         vec![
@@ -386,6 +283,6 @@ fn updates_record_their_managers() {
         "-p",
         "{\"metadata\":{\"managedFields\":[{}]}}",
     ]);
-    let yaml = c.managed_fields("cm");
+    let yaml = managed_fields(&c, "cm");
     assert!(managers(&yaml).is_empty(), "{yaml}");
 }
