@@ -910,8 +910,8 @@ fn parse_go_int64(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
-/// Go's `strconv.Quote` (what `%q` prints).
-pub(crate) fn go_quote(s: &str) -> String {
+/// Go's `strconv.Quote` (what `%q` prints), used wherever upstream messages quote a value.
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -195,7 +195,7 @@ fn node_cells(node: &Value, ctx: &Ctx) -> Vec<Value> {
     ]
 }
 
-/// Access modes as `RWO,ROX,RWX,RWOP` in that order (`GetAccessModesAsString`).
+/// ReplicationController columns (as ReplicaSet's, with a set-based selector).
 fn rc_columns() -> Vec<Column> {
     vec![
         name_column(),

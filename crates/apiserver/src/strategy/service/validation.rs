@@ -25,29 +25,7 @@ const VALID_CIDR_ERROR: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or
 const ONLY_LOAD_BALANCER: &str = "may only be used when `type` is 'LoadBalancer'";
 
 /// Go's `strconv.Quote`, as `%q` and `%#v` print strings.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use skiff_core::labels::go_quote;
 
 /// A Go string slice as `%#v` prints it: `[]string{"a", "b"}`, `[]string(nil)` when unset.
 pub fn go_slice(type_name: &str, items: Option<&[String]>) -> String {
