@@ -114,3 +114,76 @@ fn health_is_public_and_everything_else_needs_credentials() {
         text(&metrics)
     );
 }
+
+#[test]
+fn service_account_tokens_authenticate_until_their_account_goes() {
+    let s = start();
+    assert!(
+        admin(&s, &["create", "serviceaccount", "bot"])
+            .status
+            .success()
+    );
+    // `kubectl create token` posts a protobuf TokenRequest to serviceaccounts/bot/token.
+    let out = admin(&s, &["create", "token", "bot", "--duration=20m"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+
+    let who = with_token(&s, &token, &["auth", "whoami", "-o", "json"]);
+    let who_text = text(&who);
+    assert!(who.status.success(), "{who_text}");
+    assert!(
+        who_text.contains("\"system:serviceaccount:default:bot\""),
+        "{who_text}"
+    );
+    assert!(
+        who_text.contains("system:serviceaccounts:default"),
+        "{who_text}"
+    );
+    assert!(
+        who_text.contains("authentication.kubernetes.io/credential-id"),
+        "{who_text}"
+    );
+    // Not system:masters: the authorizer refuses, with the service account's name.
+    let denied = with_token(&s, &token, &["get", "pods"]);
+    assert!(
+        text(&denied).contains("User \"system:serviceaccount:default:bot\" cannot list"),
+        "{}",
+        text(&denied)
+    );
+
+    // The signing key is published for token consumers.
+    let jwks = admin(&s, &["get", "--raw", "/openid/v1/jwks"]);
+    assert!(text(&jwks).contains("\"kty\":\"EC\""), "{}", text(&jwks));
+    let disc = admin(&s, &["get", "--raw", "/.well-known/openid-configuration"]);
+    assert!(text(&disc).contains("\"issuer\":\"https://kubernetes.default.svc.cluster.local\""));
+
+    // Too short a lifetime is refused as upstream does.
+    let short = admin(&s, &["create", "token", "bot", "--duration=1m"]);
+    assert!(
+        text(&short).contains("may not specify a duration less than 10 minutes"),
+        "{}",
+        text(&short)
+    );
+    // A token for a missing account: NotFound.
+    let missing = admin(&s, &["create", "token", "ghost"]);
+    assert!(
+        text(&missing).contains("serviceaccounts \"ghost\" not found"),
+        "{}",
+        text(&missing)
+    );
+
+    // Deleting the account revokes its tokens.
+    assert!(
+        admin(&s, &["delete", "serviceaccount", "bot"])
+            .status
+            .success()
+    );
+    let revoked = with_token(&s, &token, &["auth", "whoami"]);
+    assert!(!revoked.status.success());
+    assert!(
+        text(&revoked).contains("Unauthorized"),
+        "{}",
+        text(&revoked)
+    );
+}

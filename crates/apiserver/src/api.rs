@@ -127,6 +127,8 @@ pub struct Api {
     pub caches: crate::cache::Caches,
     /// Request and store metrics.
     pub metrics: Arc<Metrics>,
+    /// Signs and verifies service account tokens.
+    pub issuer: Arc<crate::satoken::Issuer>,
 }
 
 /// A response body that keeps a watch counted as open until the client is gone.
@@ -196,7 +198,10 @@ impl Api {
             .and_then(|v| v.to_str().ok());
         let user = match cert_user {
             Some(u) => u.clone(),
-            None => match self.authn.authenticate(None, auth_header) {
+            None => match self
+                .authenticate(auth_header, self.issuer.api_audiences())
+                .await
+            {
                 Ok(u) => u,
                 Err(_) => return h::error(&ApiError::unauthorized()),
             },
@@ -219,6 +224,35 @@ impl Api {
             });
         }
         resp
+    }
+
+    /// Who an `Authorization` header names: a service account token of this cluster (valid
+    /// for one of `audiences`), else a token of the static token file; anonymous without a
+    /// bearer token.
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        audiences: &[String],
+    ) -> Result<User, crate::authn::AuthnError> {
+        let token = header
+            .map(str::trim)
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .filter(|t| !t.is_empty());
+        if let Some(token) = token {
+            let now = jiff::Timestamp::now().as_second();
+            match self.issuer.verify(token, now, audiences) {
+                Ok(Some(claims)) => {
+                    return crate::satoken::user_of(&self.storage, &claims)
+                        .await
+                        .map_err(|_| crate::authn::AuthnError::InvalidToken);
+                }
+                Ok(None) => {}
+                Err(_) => return Err(crate::authn::AuthnError::InvalidToken),
+            }
+        }
+        self.authn.authenticate(None, header)
     }
 
     async fn route(
@@ -260,6 +294,16 @@ impl Api {
                         details: None,
                     });
                 };
+                if res.gvk.group.is_empty()
+                    && res.gvk.kind == "ServiceAccount"
+                    && r.subresource.as_deref() == Some("token")
+                    && r.verb == crate::request_info::Verb::Create
+                {
+                    return self
+                        .token_request(&r, &parts.headers, body)
+                        .await
+                        .unwrap_or_else(|e| h::error(&e));
+                }
                 if crate::reviews::is_review(res) {
                     return self
                         .review(res, &r, &parts.headers, body, user)
@@ -313,14 +357,54 @@ impl Api {
             m.insert("kind".into(), json!(info.gvk.kind));
             m.entry("metadata").or_insert_with(|| json!({}));
         }
+        // A TokenReview asks who a token belongs to, for the audiences it names.
+        let reviewed = if info.gvk.kind == "TokenReview" {
+            let token = crate::object::path(&obj, "spec.token")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            let mut audiences: Vec<String> = crate::object::path(&obj, "spec.audiences")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if audiences.is_empty() {
+                audiences = self.issuer.api_audiences().to_vec();
+            }
+            let header = format!("Bearer {token}");
+            match self.authenticate(Some(&header), &audiences).await {
+                Ok(u) if !token.is_empty() && !u.is_anonymous() => Some((u, audiences)),
+                _ => None,
+            }
+        } else {
+            None
+        };
         let out = crate::reviews::answer(
             info,
             obj,
             user,
             r.namespace.as_deref(),
-            &self.authn,
+            reviewed.as_ref(),
             self.authz.as_ref(),
         )?;
+        Ok(h::json(StatusCode::CREATED, &out))
+    }
+
+    /// `POST .../serviceaccounts/{name}/token`.
+    async fn token_request(
+        &self,
+        r: &ResourceRequest,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Response<Body>, ApiError> {
+        let bytes = h::read_body(body).await?;
+        let obj = h::decode_object(h::media_type(headers).as_deref(), &bytes)?;
+        let (Some(ns), Some(name)) = (r.namespace.as_deref(), r.name.as_deref()) else {
+            return Err(ApiError::bad_request("a namespace and a name are required"));
+        };
+        let out = crate::satoken::token_request(&self.storage, &self.issuer, ns, name, obj).await?;
         Ok(h::json(StatusCode::CREATED, &out))
     }
 
@@ -343,6 +427,14 @@ impl Api {
             "/healthz" | "/livez" | "/readyz" => Ok(self.health(path, None, query).await),
             "/metrics" => Ok(h::text(StatusCode::OK, self.metrics.render())),
             "/version" => Ok(h::json(StatusCode::OK, &version())),
+            "/.well-known/openid-configuration" => {
+                Ok(h::json(StatusCode::OK, &self.issuer.discovery()))
+            }
+            "/openid/v1/jwks" => Ok(h::json_bytes(
+                StatusCode::OK,
+                serde_json::to_vec(&self.issuer.jwks()).unwrap_or_default(),
+                "application/jwk-set+json",
+            )),
             "/openapi/v3" | "/openapi/v3/" => Ok(h::json(StatusCode::OK, &crate::openapi::index())),
             p if p.starts_with("/openapi/v3/") => {
                 let doc =

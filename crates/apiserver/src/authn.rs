@@ -26,6 +26,8 @@ pub struct User {
     pub uid: String,
     /// The user's groups, including `system:authenticated` or `system:unauthenticated`.
     pub groups: Vec<String>,
+    /// Extra attributes (for service account tokens: the credential ID and bound objects).
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl User {
@@ -35,6 +37,7 @@ impl User {
             name: ANONYMOUS_USER.to_string(),
             uid: String::new(),
             groups: vec![UNAUTHENTICATED_GROUP.to_string()],
+            extra: Default::default(),
         }
     }
 
@@ -52,7 +55,12 @@ impl User {
         {
             groups.push(AUTHENTICATED_GROUP.to_string());
         }
-        User { name, uid, groups }
+        User {
+            name,
+            uid,
+            groups,
+            extra: Default::default(),
+        }
     }
 }
 
@@ -406,6 +414,7 @@ mod tests {
                 name: "alice".into(),
                 uid: "1001".into(),
                 groups: strings(&["dev", "ops", "system:authenticated"]),
+                extra: Default::default(),
             })
         );
         let bob = tokens.authenticate("bobtoken").unwrap();

@@ -169,7 +169,18 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>, content_type: &str) -> Resp
 pub fn error(err: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let value = serde_json::to_value(err.to_status()).unwrap_or_default();
-    json(status, &value)
+    let mut resp = json(status, &value);
+    // Upstream tells clients when to retry (429s, timeouts) in a header too.
+    if let Some(secs) = err
+        .details
+        .as_ref()
+        .and_then(|d| d.retry_after_seconds)
+        .filter(|s| *s > 0)
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 /// A plain-text response (health checks).

@@ -881,6 +881,11 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `data` to `path` atomically (temporary file in the same directory, fsync, rename) with
 /// permission bits `mode`.
+/// Writes a private file (mode 0600) atomically.
+pub fn write_secret(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic(path, data, 0o600)
+}
+
 fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

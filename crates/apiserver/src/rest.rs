@@ -38,7 +38,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn ns(&self) -> Option<&str> {
+    pub(crate) fn ns(&self) -> Option<&str> {
         if self.info.namespaced {
             self.req.namespace.as_deref()
         } else {
@@ -50,7 +50,7 @@ impl Ctx<'_> {
         GroupKind::new(self.info.gvk.group, self.info.gvk.kind)
     }
 
-    fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.query.all("dryRun").any(|v| v == "All")
     }
 }
@@ -92,6 +92,16 @@ pub async fn handle(
     }
     if let Some(sub) = &req.subresource {
         return subresource(storage, &ctx, sub, body).await;
+    }
+    // The legacy `bindings` collection binds pods; nothing of kind Binding is stored.
+    if ctx.info.gvk.group.is_empty() && ctx.info.gvk.kind == "Binding" {
+        if req.verb != Verb::Create {
+            return Err(ApiError::method_not_supported(
+                &storage::group_resource(ctx.info),
+                req.verb.as_str(),
+            ));
+        }
+        return crate::subresources::binding(storage, &ctx, None, body).await;
     }
     if !ctx.info.allows(req.verb.as_str()) {
         return Err(ApiError::method_not_supported(
@@ -138,7 +148,8 @@ pub async fn handle(
         }
         Verb::Delete => {
             let bytes = h::read_body(body).await?;
-            let opts = DeleteOptions::parse(&bytes, ctx.query)?;
+            let opts =
+                DeleteOptions::parse(h::media_type(ctx.headers).as_deref(), &bytes, ctx.query)?;
             let name = req.name.as_deref().unwrap_or_default();
             let (obj, gone) = delete(storage, &ctx, name, &opts).await?;
             // A deletion left to finalizers or a grace period is accepted, not done.
@@ -151,7 +162,8 @@ pub async fn handle(
         }
         Verb::DeleteCollection => {
             let bytes = h::read_body(body).await?;
-            let opts = DeleteOptions::parse(&bytes, ctx.query)?;
+            let opts =
+                DeleteOptions::parse(h::media_type(ctx.headers).as_deref(), &bytes, ctx.query)?;
             let keep = filter(&ctx)?;
             let at = storage.revision().await?;
             let page = storage.list(ctx.info, ctx.ns(), 0, None, at, &keep).await?;
@@ -764,6 +776,10 @@ pub async fn update(
                     }
                 }
             }
+        } else if let Some(sub @ ("ephemeralcontainers" | "resize")) =
+            ctx.req.subresource.as_deref()
+        {
+            candidate = strategy::subresource::project(sub, &current, &candidate);
         } else {
             prepare_update(ctx.info, &current, &mut candidate);
         }
@@ -777,8 +793,17 @@ pub async fn update(
         if !errs.is_empty() {
             return Err(invalid(ctx, &candidate, &errs));
         }
-        strategy::before_update(storage, ctx.info, &current, &mut candidate, ctx.dry_run()).await?;
+        match ctx.req.subresource.as_deref() {
+            Some(sub @ ("finalize" | "ephemeralcontainers" | "resize")) => {
+                strategy::subresource::before_update(sub, ctx.info, &current, &mut candidate)?
+            }
+            _ => {
+                strategy::before_update(storage, ctx.info, &current, &mut candidate, ctx.dry_run())
+                    .await?
+            }
+        }
         object::set_meta(&mut candidate, "resourceVersion", rev.to_string());
+        crate::typed::drop_empty(ctx.info, &mut candidate);
         // No change: nothing is written and the resourceVersion stays.
         if candidate == current {
             return Ok((current, false));
@@ -883,39 +908,49 @@ fn finalizers(obj: &Value) -> Vec<String> {
 }
 
 /// `DeleteOptions` from a body and the query.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DeleteOptions {
-    grace_period: Option<i64>,
-    propagation: Option<String>,
-    precondition_uid: Option<String>,
-    precondition_rv: Option<String>,
-    dry_run: bool,
+    pub(crate) grace_period: Option<i64>,
+    pub(crate) propagation: Option<String>,
+    pub(crate) precondition_uid: Option<String>,
+    pub(crate) precondition_rv: Option<String>,
+    pub(crate) dry_run: bool,
 }
 
 impl DeleteOptions {
-    fn parse(body: &[u8], query: &Query) -> Result<Self, ApiError> {
-        let mut opts = DeleteOptions::default();
-        if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
-            opts.grace_period = v.get("gracePeriodSeconds").and_then(Value::as_i64);
-            opts.propagation = v
-                .get("propagationPolicy")
+    /// Options from a decoded `DeleteOptions` body (also an Eviction's `deleteOptions`).
+    pub(crate) fn from_json(v: &Value) -> Result<Self, ApiError> {
+        let mut propagation = v
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            propagation.get_or_insert_with(|| "Orphan".into());
+        }
+        let opts = DeleteOptions {
+            grace_period: v.get("gracePeriodSeconds").and_then(Value::as_i64),
+            propagation,
+            precondition_uid: object::path(v, "preconditions.uid")
                 .and_then(Value::as_str)
-                .map(str::to_owned);
-            if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
-                opts.propagation.get_or_insert_with(|| "Orphan".into());
-            }
-            opts.precondition_uid = object::path(&v, "preconditions.uid")
+                .map(str::to_owned),
+            precondition_rv: object::path(v, "preconditions.resourceVersion")
                 .and_then(Value::as_str)
-                .map(str::to_owned);
-            opts.precondition_rv = object::path(&v, "preconditions.resourceVersion")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            opts.dry_run = v
+                .map(str::to_owned),
+            dry_run: v
                 .get("dryRun")
                 .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|x| x == "All"));
+                .is_some_and(|a| a.iter().any(|x| x == "All")),
+        };
+        opts.check()?;
+        Ok(opts)
+    }
+
+    /// Parses the options: a JSON, YAML or protobuf body (typed clients send protobuf) and
+    /// the query, which wins where both are given.
+    fn parse(content_type: Option<&str>, body: &[u8], query: &Query) -> Result<Self, ApiError> {
+        let mut opts = DeleteOptions::default();
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            opts = DeleteOptions::from_json(&h::decode_object(content_type, body)?)?;
         }
         if let Some(g) = query.get("gracePeriodSeconds") {
             opts.grace_period =
@@ -929,7 +964,13 @@ impl DeleteOptions {
         if query.all("dryRun").any(|v| v == "All") {
             opts.dry_run = true;
         }
-        if let Some(p) = &opts.propagation
+        opts.check()?;
+        Ok(opts)
+    }
+
+    /// Upstream's `ValidateDeleteOptions` for the propagation policy.
+    fn check(&self) -> Result<(), ApiError> {
+        if let Some(p) = &self.propagation
             && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
         {
             return Err(ApiError::invalid(
@@ -942,7 +983,7 @@ impl DeleteOptions {
                 )],
             ));
         }
-        Ok(opts)
+        Ok(())
     }
 }
 
@@ -1095,6 +1136,26 @@ async fn subresource(
         }
         ("scale", Verb::Get | Verb::Update | Verb::Patch) => {
             crate::scale::serve(storage, ctx, body).await
+        }
+        ("binding", Verb::Create) => {
+            crate::subresources::binding(storage, ctx, Some(&name), body).await
+        }
+        ("eviction", Verb::Create) => crate::subresources::eviction(storage, ctx, body).await,
+        ("finalize" | "ephemeralcontainers" | "resize", Verb::Update) => {
+            let bytes = h::read_body(body).await?;
+            let obj = h::decode_object(h::media_type(ctx.headers).as_deref(), &bytes)?;
+            let (out, _) = update(storage, ctx, Some(obj), None).await?;
+            Ok(respond_object(ctx, StatusCode::OK, &out))
+        }
+        ("ephemeralcontainers" | "resize", Verb::Get) => {
+            let obj = storage.get(ctx.info, ctx.ns(), &name).await?;
+            Ok(respond_object(ctx, StatusCode::OK, &obj))
+        }
+        ("ephemeralcontainers" | "resize", Verb::Patch) => {
+            let bytes = h::read_body(body).await?;
+            let patch = Patch::parse(ctx.headers, &bytes)?;
+            let (out, _) = update(storage, ctx, None, Some(&patch)).await?;
+            Ok(respond_object(ctx, StatusCode::OK, &out))
         }
         _ if def.verbs.contains(&ctx.req.verb.as_str()) => Err(ApiError::unavailable(format!(
             "{}/{sub} is not served yet: no node agent is connected to this API server",

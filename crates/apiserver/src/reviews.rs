@@ -3,7 +3,7 @@
 //! SubjectAccessReview).
 
 use crate::api::{Attributes, Authorizer};
-use crate::authn::{Authenticator, User};
+use crate::authn::User;
 use crate::request_info::{ResourceRequest, Verb};
 use serde_json::{Value, json};
 use skiff_core::registry::ResourceInfo;
@@ -41,7 +41,11 @@ fn string_list(v: Option<&Value>) -> Vec<String> {
 }
 
 fn user_info(user: &User) -> Value {
-    json!({"username": user.name, "uid": user.uid, "groups": user.groups})
+    let mut info = json!({"username": user.name, "uid": user.uid, "groups": user.groups});
+    if !user.extra.is_empty() {
+        info["extra"] = json!(user.extra);
+    }
+    info
 }
 
 /// Decides an access review's `spec` for `user`.
@@ -98,24 +102,20 @@ pub fn answer(
     mut obj: Value,
     user: &User,
     namespace: Option<&str>,
-    authn: &Authenticator,
+    reviewed: Option<&(User, Vec<String>)>,
     authz: &dyn Authorizer,
 ) -> Result<Value, ApiError> {
     let spec = obj.get("spec").cloned().unwrap_or(json!({}));
     let status = match info.gvk.kind {
         "SelfSubjectReview" => json!({"userInfo": user_info(user)}),
-        "TokenReview" => {
-            let token = spec.get("token").and_then(Value::as_str).unwrap_or("");
-            let header = format!("Bearer {token}");
-            match authn.authenticate(None, Some(&header)) {
-                Ok(u) if !token.is_empty() && !u.is_anonymous() => json!({
-                    "authenticated": true,
-                    "user": user_info(&u),
-                    "audiences": spec.get("audiences").cloned().unwrap_or(json!([])),
-                }),
-                _ => json!({"authenticated": false, "error": "invalid bearer token"}),
-            }
-        }
+        "TokenReview" => match reviewed {
+            Some((u, audiences)) => json!({
+                "authenticated": true,
+                "user": user_info(u),
+                "audiences": audiences,
+            }),
+            None => json!({"authenticated": false, "error": "invalid bearer token"}),
+        },
         "SelfSubjectAccessReview" => access(authz, user, &spec, None)?,
         "LocalSubjectAccessReview" | "SubjectAccessReview" => {
             let subject = User {
@@ -130,6 +130,7 @@ pub fn answer(
                     .unwrap_or("")
                     .to_owned(),
                 groups: string_list(spec.get("groups")),
+                extra: Default::default(),
             };
             let ns = (info.gvk.kind == "LocalSubjectAccessReview")
                 .then_some(namespace)
@@ -173,6 +174,7 @@ mod tests {
             name: "admin".into(),
             uid: String::new(),
             groups: vec!["system:masters".into(), "system:authenticated".into()],
+            extra: Default::default(),
         }
     }
 
@@ -181,19 +183,19 @@ mod tests {
             name: "alice".into(),
             uid: "1".into(),
             groups: vec!["system:authenticated".into()],
+            extra: Default::default(),
         }
     }
 
     #[test]
     fn whoami_and_can_i() {
-        let authn = Authenticator::new(None);
         let ssr = lookup("authentication.k8s.io", "v1", "selfsubjectreviews").unwrap();
         let out = answer(
             ssr,
             json!({"metadata": {}}),
             &admin(),
             None,
-            &authn,
+            None,
             &MastersOnly,
         )
         .unwrap();
@@ -201,16 +203,16 @@ mod tests {
         let ssar = lookup("authorization.k8s.io", "v1", "selfsubjectaccessreviews").unwrap();
         let ask = json!({"spec": {"resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": "default"}}});
         assert_eq!(
-            answer(ssar, ask.clone(), &admin(), None, &authn, &MastersOnly).unwrap()["status"]["allowed"],
+            answer(ssar, ask.clone(), &admin(), None, None, &MastersOnly).unwrap()["status"]["allowed"],
             true
         );
         assert_eq!(
-            answer(ssar, ask, &alice(), None, &authn, &MastersOnly).unwrap()["status"]["allowed"],
+            answer(ssar, ask, &alice(), None, None, &MastersOnly).unwrap()["status"]["allowed"],
             false
         );
         let path = json!({"spec": {"nonResourceAttributes": {"path": "/version", "verb": "get"}}});
         assert_eq!(
-            answer(ssar, path, &alice(), None, &authn, &MastersOnly).unwrap()["status"]["allowed"],
+            answer(ssar, path, &alice(), None, None, &MastersOnly).unwrap()["status"]["allowed"],
             true
         );
         assert_eq!(
@@ -219,7 +221,7 @@ mod tests {
                 json!({"spec": {}}),
                 &alice(),
                 None,
-                &authn,
+                None,
                 &MastersOnly
             )
             .unwrap_err()
@@ -229,7 +231,7 @@ mod tests {
         let sar = lookup("authorization.k8s.io", "v1", "subjectaccessreviews").unwrap();
         let for_alice = json!({"spec": {"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods"}}});
         assert_eq!(
-            answer(sar, for_alice, &admin(), None, &authn, &MastersOnly).unwrap()["status"]["allowed"],
+            answer(sar, for_alice, &admin(), None, None, &MastersOnly).unwrap()["status"]["allowed"],
             false
         );
         let tr = lookup("authentication.k8s.io", "v1", "tokenreviews").unwrap();
@@ -238,7 +240,7 @@ mod tests {
             json!({"spec": {"token": "nope"}}),
             &admin(),
             None,
-            &authn,
+            None,
             &MastersOnly,
         )
         .unwrap();

@@ -115,6 +115,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let service_ip = config.first_service_ip();
     let names = pki::default_serving_names(IpAddr::V4(service_ip));
     let pki = Pki::load_or_create(&config.data_dir.join("pki"), &names)?;
+    let issuer = Arc::new(crate::satoken::Issuer::load_or_create(
+        &config.data_dir.join("pki"),
+        crate::satoken::DEFAULT_ISSUER,
+    )?);
     let tokens = match &config.token_auth_file {
         Some(p) => Some(TokenFile::load(p)?),
         None => None,
@@ -161,6 +165,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         storage,
         authn: Authenticator::new(tokens),
         authz: Box::new(MastersOnly),
+        issuer,
         server_address: SocketAddr::new(client_host, address.port()).to_string(),
     });
     let tls = tokio_rustls::TlsAcceptor::from(pki.server_config()?);

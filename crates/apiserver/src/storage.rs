@@ -251,11 +251,12 @@ impl Storage {
     ) -> Result<Value, ApiError> {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
+        let mut out = obj.clone();
+        crate::typed::drop_empty(info, &mut out);
         let kv = self
-            .timed("create", self.store.create(k, encode_as(info, obj)?, ttl))
+            .timed("create", self.store.create(k, encode_as(info, &out)?, ttl))
             .await
             .map_err(|e| store_error(e, info, &name))?;
-        let mut out = obj.clone();
         object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
         Ok(out)
     }
@@ -270,14 +271,15 @@ impl Storage {
     ) -> Result<Value, ApiError> {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
+        let mut out = obj.clone();
+        crate::typed::drop_empty(info, &mut out);
         let kv = self
             .timed(
                 "update",
-                self.store.update(k, encode_as(info, obj)?, revision, ttl),
+                self.store.update(k, encode_as(info, &out)?, revision, ttl),
             )
             .await
             .map_err(|e| store_error(e, info, &name))?;
-        let mut out = obj.clone();
         object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
         Ok(out)
     }

@@ -165,6 +165,109 @@ fn is_empty_default(v: &Value) -> bool {
     }
 }
 
+/// Every built-in kind's schema, resolved through one set of definitions.
+struct Schemas {
+    defs: serde_json::Map<String, Value>,
+    roots: std::collections::HashMap<(&'static str, &'static str, &'static str), Value>,
+}
+
+fn schemas() -> &'static Schemas {
+    static ALL: std::sync::OnceLock<Schemas> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut g = schemars::generate::SchemaSettings::default().into_generator();
+        let mut roots = std::collections::HashMap::new();
+        for r in skiff_core::registry::all() {
+            if let Some(ops) = ops(r.gvk.group, r.gvk.version, r.gvk.kind) {
+                let root = (ops.schema)(&mut g).to_value();
+                roots.insert((r.gvk.group, r.gvk.version, r.gvk.kind), root);
+            }
+        }
+        Schemas {
+            defs: g.take_definitions(true),
+            roots,
+        }
+    })
+}
+
+impl Schemas {
+    fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
+        for _ in 0..8 {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => match r.rsplit('/').next().and_then(|n| self.defs.get(n)) {
+                    Some(d) => schema = d,
+                    None => return schema,
+                },
+                None => return schema,
+            }
+        }
+        schema
+    }
+}
+
+/// Drops optional lists and maps that are empty, as upstream's Go types (`omitempty` slices
+/// and maps) never keep them: `labels: {}` or `finalizers: []` are not stored. Empty
+/// structs stay (`resources: {}`), as they do upstream; required fields stay.
+pub fn drop_empty(info: &ResourceInfo, obj: &mut Value) {
+    let all = schemas();
+    if let Some(root) = all
+        .roots
+        .get(&(info.gvk.group, info.gvk.version, info.gvk.kind))
+    {
+        drop_empty_at(all, root, obj, 0);
+    }
+}
+
+fn drop_empty_at(all: &Schemas, schema: &Value, v: &mut Value, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    let schema = all.resolve(schema);
+    match v {
+        Value::Object(m) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let keys: Vec<String> = m.keys().cloned().collect();
+                for k in keys {
+                    let Some(sub) = props.get(&k) else { continue };
+                    let sub = all.resolve(sub);
+                    let child = m.get_mut(&k).expect("listed key");
+                    drop_empty_at(all, sub, child, depth + 1);
+                    if required.contains(&k.as_str()) {
+                        continue;
+                    }
+                    let is_map = sub.get("properties").is_none()
+                        && sub.get("additionalProperties").is_some();
+                    let empty = match &*child {
+                        Value::Array(a) => a.is_empty(),
+                        Value::Object(o) => o.is_empty() && is_map,
+                        _ => false,
+                    };
+                    if empty {
+                        m.remove(&k);
+                    }
+                }
+            } else if let Some(items) = schema.get("additionalProperties").filter(|s| s.is_object())
+            {
+                for child in m.values_mut() {
+                    drop_empty_at(all, items, child, depth + 1);
+                }
+            }
+        }
+        Value::Array(a) => {
+            if let Some(items) = schema.get("items") {
+                for child in a.iter_mut() {
+                    drop_empty_at(all, items, child, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +311,37 @@ mod tests {
         let mut clean = json!({"metadata": {"name": "c"}, "data": {"k": "v"}});
         let cm = lookup("", "v1", "configmaps").unwrap();
         assert!(prune_unknown(cm, &mut clean).unwrap().is_empty());
+    }
+
+    #[test]
+    fn empty_optional_lists_and_maps_are_dropped() {
+        let d = lookup("apps", "v1", "deployments").unwrap();
+        let mut obj = json!({"metadata": {"name": "a", "labels": {}, "finalizers": []},
+            "spec": {"selector": {"matchLabels": {"a": "b"}, "matchExpressions": []},
+                     "strategy": {},
+                     "template": {"metadata": {"annotations": {}},
+                                  "spec": {"containers": [{"name": "c", "image": "i", "args": [],
+                                                           "resources": {}, "env": []}],
+                                           "volumes": []}}}});
+        drop_empty(d, &mut obj);
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "a"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "strategy": {},
+                     "template": {"metadata": {},
+                                  "spec": {"containers": [{"name": "c", "image": "i",
+                                                           "resources": {}}]}}}})
+        );
+        // Required lists stay, even empty.
+        let p = lookup("", "v1", "pods").unwrap();
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"containers": []}});
+        drop_empty(p, &mut pod);
+        assert_eq!(pod["spec"]["containers"], json!([]));
+        let ns = lookup("", "v1", "namespaces").unwrap();
+        let mut n = json!({"metadata": {"name": "n"}, "spec": {"finalizers": []}});
+        drop_empty(ns, &mut n);
+        assert_eq!(n["spec"], json!({}));
     }
 
     #[test]

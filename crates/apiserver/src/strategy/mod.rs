@@ -21,6 +21,7 @@ pub mod namespace;
 pub mod pod;
 pub mod quantity;
 pub mod service;
+pub mod subresource;
 pub mod workloads;
 
 use crate::storage::Storage;

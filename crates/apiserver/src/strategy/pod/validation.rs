@@ -1140,3 +1140,86 @@ pub fn validate_pod_create(spec: &Value) -> Vec<FieldError> {
 pub fn immutable_go(field: impl Into<String>, raw: &str) -> FieldError {
     invalid_go(field, raw, IMMUTABLE)
 }
+
+/// Fields an ephemeral container may set (upstream's `allowedEphemeralContainerFields`).
+const EPHEMERAL_ALLOWED: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "args",
+    "workingDir",
+    "env",
+    "envFrom",
+    "volumeMounts",
+    "volumeDevices",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "targetContainerName",
+];
+
+/// Upstream's `validateEphemeralContainers` over a pod spec's `ephemeralContainers`: the
+/// common container rules, names unique across every container, a target that is an
+/// ordinary container, and none of the fields meant for long-running containers.
+pub fn validate_ephemeral_containers(spec: &Value, path: &str) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let list = list_of(spec, "ephemeralContainers");
+    if list.is_empty() {
+        return errs;
+    }
+    let vols = validate_volumes(spec, path, &mut Vec::new());
+    let mut others = HashSet::new();
+    for c in list_of(spec, "containers")
+        .iter()
+        .chain(list_of(spec, "initContainers"))
+    {
+        others.insert(str_of(c, "name").to_owned());
+    }
+    let mut all = others.clone();
+    for (i, c) in list.iter().enumerate() {
+        let p = format!("{path}.ephemeralContainers[{i}]");
+        validate_container_common(c, &vols, &p, &mut errs);
+        let name = str_of(c, "name");
+        if !all.insert(name.to_owned()) {
+            errs.push(FieldError::duplicate(format!("{p}.name"), name));
+        }
+        let target = str_of(c, "targetContainerName");
+        if !target.is_empty() && !others.contains(target) {
+            errs.push(FieldError::not_found(
+                format!("{p}.targetContainerName"),
+                target,
+            ));
+        }
+        for (field, v) in c.as_object().into_iter().flatten() {
+            let zero = match v {
+                Value::Null => true,
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                Value::String(s) => s.is_empty(),
+                Value::Bool(b) => !b,
+                Value::Number(n) => n.as_f64() == Some(0.0),
+            };
+            if !zero && !EPHEMERAL_ALLOWED.contains(&field.as_str()) {
+                errs.push(FieldError::forbidden(
+                    format!("{p}.{field}"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        for (j, m) in list_of(c, "volumeMounts").iter().enumerate() {
+            for field in ["subPath", "subPathExpr"] {
+                if !str_of(m, field).is_empty() {
+                    errs.push(FieldError::forbidden(
+                        format!("{p}.volumeMounts[{j}].{field}"),
+                        "cannot be set for an Ephemeral Container",
+                    ));
+                }
+            }
+        }
+    }
+    errs
+}
