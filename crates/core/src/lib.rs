@@ -7,6 +7,7 @@ pub mod fields;
 pub mod labels;
 pub mod managed;
 pub mod patch;
+pub mod quantity;
 pub mod registry;
 pub mod status;
 pub mod validation;

@@ -1,0 +1,1 @@
+//! Scheduler configuration (placeholder until the configuration module lands).

@@ -1,0 +1,1 @@
+//! Running a profile's plugins (placeholder until the runtime lands).
