@@ -1,12 +1,16 @@
 //! Integration tests of workload defaulting and validation: a real `skiff server` driven by
 //! the real kubectl, checking what upstream 1.33 shows: defaults in `-o yaml`, `The X "y" is
 //! invalid:` errors, immutable selectors, generated Job selectors, immutable ConfigMaps,
-//! Secret `stringData`, and what a pod update may change.
+//! Secret `stringData`, what a pod update may change, and HorizontalPodAutoscalers served
+//! through autoscaling/v1 and v2 as one object.
 //!
 //! The `Cluster` harness is the shared one of `tests/common`.
 
 mod common;
-use common::Cluster;
+use common::{Cluster, KUBECTL};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// Runs `kubectl get <what> -o jsonpath=<path>`.
 fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
@@ -403,4 +407,279 @@ fn config_maps_secrets_and_pods_keep_their_rules() {
         err.contains("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"),
         "{err}"
     );
+}
+
+const HPA_V2: &str = "apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: memory, target: {type: AverageValue, averageValue: 200Mi}}
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 120}
+";
+
+const HPA_V1: &str = "apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: old}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 3
+";
+
+/// Lines of a running `kubectl get -w`, read on a thread.
+struct Watch {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    text: String,
+}
+
+impl Watch {
+    fn start(c: &Cluster, args: &[&str]) -> Watch {
+        let mut child = c
+            .command(KUBECTL, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch {
+            child,
+            lines,
+            text: String::new(),
+        }
+    }
+
+    /// Waits until the output has a line containing `what`.
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.text.lines().any(|l| l.contains(what)) {
+            let line = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("no line with {what:?} in:\n{}", self.text));
+            self.text.push_str(&line);
+            self.text.push('\n');
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HorizontalPodAutoscalers through autoscaling/v1 and v2. Only the full resource name keeps
+/// the version: kubectl expands a short name (`hpa.v1.autoscaling`) to the preferred version.
+const V1: &str = "horizontalpodautoscalers.v1.autoscaling";
+const V2: &str = "horizontalpodautoscalers.v2.autoscaling";
+
+#[test]
+fn autoscalers_are_one_object_in_both_versions() {
+    let c = Cluster::start();
+    c.ok(&["create", "deployment", "web", "--image=nginx:1.25"]);
+    // A watch through v1 sees what v2 writes, converted.
+    let mut watch = Watch::start(
+        &c,
+        &[
+            "get",
+            V1,
+            "-w",
+            "--request-timeout=90s",
+            "-o",
+            "custom-columns=NAME:.metadata.name,CPU:.spec.targetCPUUtilizationPercentage",
+        ],
+    );
+    // kubectl autoscale writes through autoscaling/v2.
+    let out = c.ok(&[
+        "autoscale",
+        "deployment",
+        "web",
+        "--min=2",
+        "--max=5",
+        "--cpu-percent=60",
+    ]);
+    assert!(
+        out.contains("horizontalpodautoscaler.autoscaling/web autoscaled"),
+        "{out}"
+    );
+    watch.wait_for("web    60");
+    let v1 = c.ok(&["get", V1, "web", "-o", "yaml"]);
+    for line in [
+        "apiVersion: autoscaling/v1\n",
+        "  maxReplicas: 5\n  minReplicas: 2\n",
+        "    kind: Deployment\n    name: web\n",
+        "  targetCPUUtilizationPercentage: 60\n",
+    ] {
+        assert!(v1.contains(line), "missing {line:?} in:\n{v1}");
+    }
+    assert!(!v1.contains("metrics"), "{v1}");
+    let v2 = c.ok(&["get", V2, "web", "-o", "yaml"]);
+    for line in [
+        "apiVersion: autoscaling/v2\n",
+        "  metrics:\n  - resource:\n      name: cpu\n      target:\n        averageUtilization: 60\n        type: Utilization\n    type: Resource\n",
+    ] {
+        assert!(v2.contains(line), "missing {line:?} in:\n{v2}");
+    }
+    // One object: the same uid and resourceVersion through both versions.
+    let ids = "{.metadata.uid} {.metadata.resourceVersion}";
+    assert_eq!(
+        jsonpath(&c, &[V1, "web"], ids),
+        jsonpath(&c, &[V2, "web"], ids)
+    );
+
+    // What v1 has no field for travels in annotations, and comes back.
+    c.ok_in(&["create", "-f", "-"], Some(HPA_V2));
+    watch.wait_for("api    60");
+    assert_eq!(
+        jsonpath(
+            &c,
+            &[V1, "api"],
+            "{.spec.targetCPUUtilizationPercentage} {.metadata.annotations.autoscaling\\.alpha\\.kubernetes\\.io/metrics}"
+        ),
+        r#"60 [{"type":"Resource","resource":{"name":"memory","targetAverageValue":"200Mi"}}]"#
+    );
+    let behavior = jsonpath(
+        &c,
+        &[V1, "api"],
+        "{.metadata.annotations.autoscaling\\.alpha\\.kubernetes\\.io/behavior}",
+    );
+    assert!(
+        behavior.contains(r#""ScaleDown":{"StabilizationWindowSeconds":120"#),
+        "{behavior}"
+    );
+    // Tables print every metric, through either version.
+    for what in [V1, V2] {
+        let table = c.ok(&["get", what, "api"]);
+        assert!(
+            table.contains("memory: <unknown>/200Mi, cpu: <unknown>/60%"),
+            "{what}: {table}"
+        );
+    }
+    // A v1 patch keeps the metrics v1 cannot show.
+    c.ok(&[
+        "patch",
+        V1,
+        "api",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"targetCPUUtilizationPercentage":40}}"#,
+    ]);
+    watch.wait_for("api    40");
+    assert_eq!(
+        jsonpath(
+            &c,
+            &[V2, "api"],
+            "{.spec.metrics[*].resource.name} {.spec.metrics[1].resource.target.averageUtilization} {.spec.behavior.scaleDown.stabilizationWindowSeconds} {.metadata.annotations}"
+        ),
+        "memory cpu 40 120 "
+    );
+
+    // The reverse: created through v1, read through v2, with v1's implicit 80% CPU target.
+    c.ok_in(&["create", "-f", "-"], Some(HPA_V1));
+    watch.wait_for("old    80");
+    let v2 = c.ok(&["get", V2, "old", "-o", "yaml"]);
+    assert!(
+        v2.contains("        averageUtilization: 80\n        type: Utilization\n"),
+        "{v2}"
+    );
+    assert!(!v2.contains("autoscaling.alpha"), "{v2}");
+    // Lists and field selectors through either version see the same three objects.
+    for what in [V1, V2] {
+        assert_eq!(
+            jsonpath(&c, &[what], "{.items[*].metadata.name}"),
+            "api old web"
+        );
+        assert_eq!(
+            jsonpath(
+                &c,
+                &[what, "--field-selector=metadata.name=old"],
+                "{.items[*].metadata.name}"
+            ),
+            "old"
+        );
+    }
+
+    // Managed fields record each writer's version; a v1 change takes the metrics away from
+    // the v2 writer, compared in its version.
+    c.ok(&[
+        "patch",
+        V1,
+        "web",
+        "-p",
+        r#"{"spec":{"targetCPUUtilizationPercentage":70}}"#,
+    ]);
+    let yaml = c.ok(&["get", V2, "web", "-o", "yaml", "--show-managed-fields"]);
+    let entry = |manager: &str| -> String {
+        let start = yaml
+            .find(&format!("manager: {manager}\n"))
+            .unwrap_or_else(|| panic!("no {manager} in:\n{yaml}"));
+        let begin = yaml[..start].rfind("  - apiVersion:").unwrap();
+        let end = yaml[start..]
+            .find("  - apiVersion:")
+            .map_or(yaml.len(), |e| start + e);
+        yaml[begin..end].to_owned()
+    };
+    let autoscale = entry("kubectl-autoscale");
+    assert!(
+        autoscale.contains("apiVersion: autoscaling/v2") && autoscale.contains("f:maxReplicas"),
+        "{autoscale}"
+    );
+    assert!(!autoscale.contains("f:metrics"), "{autoscale}");
+    let patch = entry("kubectl-patch");
+    assert!(
+        patch.contains("apiVersion: autoscaling/v1")
+            && patch.contains("f:targetCPUUtilizationPercentage: {}"),
+        "{patch}"
+    );
+    // Server-side apply through v1 conflicts with the v2 writer, named in its version.
+    let applied = "apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 6
+";
+    let err = c.fails(&["apply", "--server-side", "-f", "-"], Some(applied));
+    assert!(
+        err.contains("conflict with \"kubectl-autoscale\" using autoscaling/v2: .spec.maxReplicas"),
+        "{err}"
+    );
+    c.ok_in(
+        &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        Some(applied),
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            &[V2, "web"],
+            "{.spec.maxReplicas} {.spec.metrics[0].resource.target.averageUtilization}"
+        ),
+        "6 70"
+    );
+
+    // Deleting through one version deletes the object.
+    c.ok(&["delete", V1, "api"]);
+    let err = c.fails(&["get", V2, "api"], None);
+    assert!(
+        err.contains("horizontalpodautoscalers.autoscaling \"api\" not found"),
+        "{err}"
+    );
+    drop(watch);
 }

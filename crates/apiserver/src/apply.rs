@@ -7,6 +7,9 @@
 //!   `/` (`kubectl` for `kubectl/v1.33.1 (linux/amd64) …`);
 //! * updates are recorded as `operation: Update` entries per manager and API version, writes
 //!   through a subresource with `subresource: status|scale`;
+//! * for kinds served at several versions (`convert`), a manager that wrote at another version
+//!   is compared in that version: the objects are converted for it, so its field paths stay
+//!   those of its version;
 //! * a request may replace the managed fields by sending its own (`[]` or `[{}]` resets
 //!   them), except through a subresource; otherwise the stored ones are kept;
 //! * fields reset by the endpoint are never owned: `status` on the main resource of kinds
@@ -19,7 +22,7 @@ use crate::object;
 use crate::rest::Ctx;
 use http::{Method, header};
 use serde_json::{Value, json};
-use skiff_core::managed::{self, FieldSet, Managed, ManagerKey, PathElement};
+use skiff_core::managed::{self, ApplyRequest, FieldSet, Managed, ManagerKey, PathElement};
 use skiff_core::status::{ApiError, FieldError, GroupKind};
 
 /// The patch content type of server-side apply.
@@ -217,7 +220,16 @@ pub fn record_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<(), ApiError> {
     let key = ManagerKey::update(&manager(ctx), &version, subresource(ctx));
     let baseline = create_baseline(kind, obj);
     let ignored = ignored_fields(ctx, &[obj]);
-    managed.update(kind, &baseline, obj, key, &version, &now(), &ignored);
+    managed.update_versioned(
+        kind,
+        &baseline,
+        obj,
+        key,
+        &version,
+        &now(),
+        &ignored,
+        &converter(ctx),
+    );
     store(obj, &managed);
     Ok(())
 }
@@ -231,7 +243,16 @@ pub fn record_update(ctx: &Ctx<'_>, live: &Value, new: &mut Value) -> Result<(),
     let version = ctx.info.gvk.api_version();
     let key = ManagerKey::update(&manager(ctx), &version, subresource(ctx));
     let ignored = ignored_fields(ctx, &[live, new]);
-    managed.update(kind, live, new, key, &version, &now(), &ignored);
+    managed.update_versioned(
+        kind,
+        live,
+        new,
+        key,
+        &version,
+        &now(),
+        &ignored,
+        &converter(ctx),
+    );
     match object::meta(live).get("managedFields") {
         // Nothing changed hands: keep the stored list exactly as it is.
         Some(stored) if from_live && managed == start => {
@@ -241,6 +262,13 @@ pub fn record_update(ctx: &Ctx<'_>, live: &Value, new: &mut Value) -> Result<(),
         _ => store(new, &managed),
     }
     Ok(())
+}
+
+/// How field management moves objects of the request's kind between API versions: managers
+/// that wrote at another version are compared in that version (see `convert`).
+fn converter(ctx: &Ctx<'_>) -> impl Fn(&Value, &str, &str) -> Option<Value> + use<> {
+    let plural = ctx.info.plural;
+    move |obj, from, to| crate::convert::to_version(plural, obj, from, to)
 }
 
 /// Upstream's Go name of a group, version and kind (`apps/v1, Kind=Deployment`).
@@ -276,18 +304,15 @@ pub fn apply(ctx: &Ctx<'_>, live: Option<&Value>, config: &Value) -> Result<Valu
     let mut managed =
         Managed::decode(object::meta(live_obj).get("managedFields")).unwrap_or_default();
     let ignored = ignored_fields(ctx, &[live_obj, config]);
+    let request = ApplyRequest {
+        manager: &manager(ctx),
+        subresource: subresource(ctx),
+        api_version: &version,
+        force: ctx.query.flag("force"),
+        now: &now(),
+    };
     let mut merged = managed
-        .apply(
-            kind,
-            live_obj,
-            config,
-            &manager(ctx),
-            subresource(ctx),
-            &version,
-            ctx.query.flag("force"),
-            &now(),
-            &ignored,
-        )
+        .apply_versioned(kind, live_obj, config, &request, &ignored, &converter(ctx))
         .map_err(|c| managed::conflict_error(&c))?;
     check_name(ctx, &merged)?;
     if let Some(l) = live {

@@ -3,6 +3,7 @@
 //! timestamps, generation, resourceVersion preconditions, finalizers and graceful deletion).
 
 use crate::apply;
+use crate::convert;
 use crate::http::{self as h, Query};
 use crate::object;
 use crate::request_info::{ResourceRequest, Verb};
@@ -512,10 +513,16 @@ async fn create_object(
         let name = format!("{base}{}", generate_suffix());
         object::set_meta(&mut obj, "name", name);
     }
+    // The request as the server reads it (for kinds stored in another version's form, the
+    // stored form and back).
+    let mut obj = convert::normalize(ctx.info, obj);
     if !applied {
         apply::record_create(ctx, &mut obj)?;
     }
-    prepare_create(ctx.info, &mut obj);
+    // The server's own bookkeeping works on the stored form.
+    let stored_info = convert::storage_info(ctx.info);
+    let mut obj = convert::to_storage(ctx.info, obj);
+    prepare_create(stored_info, &mut obj);
     let errs = validate::object_meta(ctx.info, &obj);
     if !errs.is_empty() {
         return Err(invalid(ctx, &obj, &errs));
@@ -523,14 +530,17 @@ async fn create_object(
     if ctx.info.namespaced {
         namespace_accepts_content(storage, object::namespace(&obj).unwrap_or_default()).await?;
     }
-    strategy::before_create(storage, ctx.info, &mut obj, ctx.dry_run()).await?;
+    strategy::before_create(storage, stored_info, &mut obj, ctx.dry_run()).await?;
     if ctx.dry_run() {
-        return Ok(obj);
+        return Ok(convert::from_storage(ctx.info, obj));
     }
-    match storage.create(ctx.info, &obj, ttl_of(ctx.info)).await {
-        Ok(created) => Ok(created),
+    match storage
+        .create_stored(ctx.info, &obj, ttl_of(ctx.info))
+        .await
+    {
+        Ok(created) => Ok(convert::from_storage(ctx.info, created)),
         Err(e) => {
-            strategy::undo_create(storage, ctx.info, &obj).await;
+            strategy::undo_create(storage, stored_info, &obj).await;
             Err(e)
         }
     }
@@ -723,8 +733,10 @@ pub async fn update(
     }
     let applying = matches!(patch, Some(Patch::Apply(_)));
     apply::validate_options(ctx, applying)?;
+    let stored_info = convert::storage_info(ctx.info);
     for _attempt in 0..16 {
-        let Some((current, rev)) = storage.get_record(ctx.info, ctx.ns(), &name).await? else {
+        let Some((stored, rev)) = storage.get_stored_record(ctx.info, ctx.ns(), &name).await?
+        else {
             // Server-side apply creates what does not exist yet.
             if let (Some(Patch::Apply(config)), None) = (patch, &ctx.req.subresource) {
                 let obj = apply::apply(ctx, None, config)?;
@@ -739,7 +751,9 @@ pub async fn update(
                 &name,
             ));
         };
-        let mut candidate = match (&new, patch) {
+        // The object in the request's version, which patches and field management see.
+        let current = convert::from_storage(ctx.info, stored.clone());
+        let candidate = match (&new, patch) {
             (Some(obj), _) => obj.clone(),
             (None, Some(Patch::Apply(config))) => apply::apply(ctx, Some(&current), config)?,
             (None, Some(p)) => {
@@ -760,10 +774,12 @@ pub async fn update(
         if wanted.as_deref().is_some_and(|v| v != current_rv) {
             return Err(ApiError::stale(&storage::group_resource(ctx.info), &name));
         }
+        // From here on the server's bookkeeping works on the stored form.
+        let mut candidate = convert::to_storage(ctx.info, convert::normalize(ctx.info, candidate));
         if status_only {
             let status = candidate.get("status").cloned();
             let managed = object::meta(&candidate).get("managedFields").cloned();
-            candidate = current.clone();
+            candidate = stored.clone();
             match managed {
                 Some(m) => object::set_meta(&mut candidate, "managedFields", m),
                 None => object::remove_meta(&mut candidate, "managedFields"),
@@ -779,12 +795,12 @@ pub async fn update(
         } else if let Some(sub @ ("ephemeralcontainers" | "resize")) =
             ctx.req.subresource.as_deref()
         {
-            candidate = strategy::subresource::project(sub, &current, &candidate);
+            candidate = strategy::subresource::project(sub, &stored, &candidate);
         } else {
-            prepare_update(ctx.info, &current, &mut candidate);
+            prepare_update(stored_info, &stored, &mut candidate);
         }
         if !applying {
-            apply::record_update(ctx, &current, &mut candidate)?;
+            record_update(ctx, &current, &mut candidate)?;
         }
         if ctx.info.namespaced {
             object::set_meta(&mut candidate, "namespace", ctx.ns().unwrap_or_default());
@@ -795,17 +811,23 @@ pub async fn update(
         }
         match ctx.req.subresource.as_deref() {
             Some(sub @ ("finalize" | "ephemeralcontainers" | "resize")) => {
-                strategy::subresource::before_update(sub, ctx.info, &current, &mut candidate)?
+                strategy::subresource::before_update(sub, stored_info, &stored, &mut candidate)?
             }
             _ => {
-                strategy::before_update(storage, ctx.info, &current, &mut candidate, ctx.dry_run())
-                    .await?
+                strategy::before_update(
+                    storage,
+                    stored_info,
+                    &stored,
+                    &mut candidate,
+                    ctx.dry_run(),
+                )
+                .await?
             }
         }
         object::set_meta(&mut candidate, "resourceVersion", rev.to_string());
-        crate::typed::drop_empty(ctx.info, &mut candidate);
+        crate::typed::drop_empty(stored_info, &mut candidate);
         // No change: nothing is written and the resourceVersion stays.
-        if candidate == current {
+        if candidate == stored {
             return Ok((current, false));
         }
         // An object being deleted goes away once its last finalizer is removed.
@@ -814,7 +836,7 @@ pub async fn update(
             && !(ctx.info.gvk.kind == "Pod" && ctx.info.gvk.group.is_empty())
         {
             if ctx.dry_run() {
-                return Ok((candidate, false));
+                return Ok((convert::from_storage(ctx.info, candidate), false));
             }
             match storage.delete(ctx.info, ctx.ns(), &name, Some(rev)).await {
                 Ok(obj) => {
@@ -826,18 +848,33 @@ pub async fn update(
             }
         }
         if ctx.dry_run() {
-            return Ok((candidate, false));
+            return Ok((convert::from_storage(ctx.info, candidate), false));
         }
         match storage
-            .update(ctx.info, &candidate, rev, ttl_of(ctx.info))
+            .update_stored(ctx.info, &candidate, rev, ttl_of(ctx.info))
             .await
         {
-            Ok(obj) => return Ok((obj, false)),
+            Ok(obj) => return Ok((convert::from_storage(ctx.info, obj), false)),
             Err(e) if e.code == 409 && wanted.is_none() => continue,
             Err(e) => return Err(e),
         }
     }
     Err(ApiError::stale(&storage::group_resource(ctx.info), &name))
+}
+
+/// Records an update by the request's manager in `candidate` (in the stored form), comparing
+/// it with `current` in the request's version as upstream's field manager does.
+fn record_update(ctx: &Ctx<'_>, current: &Value, candidate: &mut Value) -> Result<(), ApiError> {
+    if !convert::converts(ctx.info) {
+        return apply::record_update(ctx, current, candidate);
+    }
+    let mut served = convert::from_storage(ctx.info, candidate.clone());
+    apply::record_update(ctx, current, &mut served)?;
+    match object::meta(&served).get("managedFields") {
+        Some(m) => object::set_meta(candidate, "managedFields", m.clone()),
+        None => object::remove_meta(candidate, "managedFields"),
+    }
+    Ok(())
 }
 
 /// Upstream's `PrepareForUpdate` bookkeeping: immutable metadata is kept, status on the main
@@ -997,9 +1034,12 @@ pub async fn delete(
 ) -> Result<(Value, bool), ApiError> {
     let gr = storage::group_resource(ctx.info);
     for _attempt in 0..16 {
-        let Some((current, rev)) = storage.get_record(ctx.info, ctx.ns(), name).await? else {
+        // Marking works on the stored form; the answer is in the request's version.
+        let Some((current, rev)) = storage.get_stored_record(ctx.info, ctx.ns(), name).await?
+        else {
             return Err(ApiError::not_found(&gr, name));
         };
+        let served = |obj: Value| convert::from_storage(ctx.info, obj);
         if let Some(uid) = &opts.precondition_uid {
             let have = object::meta_str(&current, "uid").unwrap_or_default();
             if uid != have {
@@ -1053,7 +1093,7 @@ pub async fn delete(
         let already = object::meta(&current).contains_key("deletionTimestamp");
         if fin.is_empty() && !ns_finalizers && pod_grace.is_none() {
             if opts.dry_run {
-                return Ok((current, true));
+                return Ok((served(current), true));
             }
             match storage.delete(ctx.info, ctx.ns(), name, Some(rev)).await {
                 Ok(obj) => {
@@ -1066,7 +1106,7 @@ pub async fn delete(
         }
         if already && pod_grace.is_none() {
             // Deletion is already under way; finalizers decide when it ends.
-            return Ok((current, false));
+            return Ok((served(current), false));
         }
         let now = jiff::Timestamp::now();
         let grace = pod_grace.unwrap_or(0);
@@ -1090,16 +1130,16 @@ pub async fn delete(
             marked["status"] = json!({"phase": "Terminating"});
         }
         if marked == current {
-            return Ok((current, false));
+            return Ok((served(current), false));
         }
         if opts.dry_run {
-            return Ok((marked, false));
+            return Ok((served(marked), false));
         }
         match storage
-            .update(ctx.info, &marked, rev, ttl_of(ctx.info))
+            .update_stored(ctx.info, &marked, rev, ttl_of(ctx.info))
             .await
         {
-            Ok(obj) => return Ok((obj, false)),
+            Ok(obj) => return Ok((served(obj), false)),
             Err(e) if e.code == 409 => continue,
             Err(e) => return Err(e),
         }

@@ -15,23 +15,17 @@ use std::sync::Arc;
 
 /// Where the objects of a resource live: `/registry/<group>/<resource>/`.
 ///
-/// Resources served at several versions with different schemas keep one prefix per version
-/// until conversion between them exists.
+/// Every version of a resource shares one prefix, that of the resource its objects are stored
+/// as (see `convert`): events.k8s.io Events are core Events, and both versions of
+/// HorizontalPodAutoscalers live under `/registry/autoscaling/horizontalpodautoscalers/`.
 pub fn prefix(info: &ResourceInfo) -> String {
-    // events.k8s.io Events are core Events in another form (see `convert`).
-    if crate::convert::converts(info) {
-        return "/registry/core/events/".to_owned();
-    }
-    let group = if info.gvk.group.is_empty() {
+    let stored = crate::convert::storage_info(info);
+    let group = if stored.gvk.group.is_empty() {
         "core"
     } else {
-        info.gvk.group
+        stored.gvk.group
     };
-    if info.gvk.group == "autoscaling" {
-        format!("/registry/{group}/{}/{}/", info.gvk.version, info.plural)
-    } else {
-        format!("/registry/{group}/{}/", info.plural)
-    }
+    format!("/registry/{group}/{}/", stored.plural)
 }
 
 /// The prefix of one namespace's objects (or of every object with `None`).
@@ -242,6 +236,64 @@ impl Storage {
         }
     }
 
+    /// Reads one object as stored (not converted to the version `info` serves), with its
+    /// store record.
+    pub async fn get_stored_record(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(Value, i64)>, ApiError> {
+        match self
+            .timed("get", self.store.get(key(info, namespace, name)))
+            .await
+            .map_err(|e| store_error(e, info, name))?
+        {
+            Some(kv) => Ok(Some((decode(&kv)?, kv.mod_revision))),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a new object given in its stored form (see `convert`); returns it with its
+    /// `resourceVersion`.
+    pub async fn create_stored(
+        &self,
+        info: &ResourceInfo,
+        obj: &Value,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<Value, ApiError> {
+        let name = object::name(obj).unwrap_or_default().to_owned();
+        let k = key(info, object::namespace(obj), &name);
+        let mut out = obj.clone();
+        crate::typed::drop_empty(crate::convert::storage_info(info), &mut out);
+        let kv = self
+            .timed("create", self.store.create(k, encode(&out)?, ttl))
+            .await
+            .map_err(|e| store_error(e, info, &name))?;
+        object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
+        Ok(out)
+    }
+
+    /// Replaces an object, given in its stored form, if it is still at `revision`.
+    pub async fn update_stored(
+        &self,
+        info: &ResourceInfo,
+        obj: &Value,
+        revision: i64,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<Value, ApiError> {
+        let name = object::name(obj).unwrap_or_default().to_owned();
+        let k = key(info, object::namespace(obj), &name);
+        let mut out = obj.clone();
+        crate::typed::drop_empty(crate::convert::storage_info(info), &mut out);
+        let kv = self
+            .timed("update", self.store.update(k, encode(&out)?, revision, ttl))
+            .await
+            .map_err(|e| store_error(e, info, &name))?;
+        object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
+        Ok(out)
+    }
+
     /// Stores a new object (its name and namespace already set and validated).
     pub async fn create(
         &self,
@@ -398,6 +450,18 @@ mod tests {
         );
         let d = lookup("apps", "v1", "deployments").unwrap();
         assert_eq!(prefix(d), "/registry/apps/deployments/");
+        // Every version of a resource shares its key.
+        for version in ["v1", "v2"] {
+            let hpa = lookup("autoscaling", version, "horizontalpodautoscalers").unwrap();
+            assert_eq!(
+                &key(hpa, Some("d"), "web")[..],
+                b"/registry/autoscaling/horizontalpodautoscalers/d/web"
+            );
+        }
+        for group in ["", "events.k8s.io"] {
+            let events = lookup(group, "v1", "events").unwrap();
+            assert_eq!(prefix(events), "/registry/core/events/");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The autoscaling group: HorizontalPodAutoscalers, autoscaling/v2 and v1 objects alike
-//! (upstream prints both from the same internal object, so v1's CPU target is shown as a
-//! `cpu` resource metric).
+//! (upstream prints both from the same internal object: v1 objects are printed as their v2
+//! form, the metrics their annotations carry included, so v1's CPU target is shown as a `cpu`
+//! resource metric).
 
 use super::format::{int, list, opt_int, text};
 use super::quantity::{optional_quantity, quantity};
@@ -134,6 +135,13 @@ fn format_metrics(specs: &[Value], statuses: &[Value]) -> String {
 }
 
 fn cells(hpa: &Value, ctx: &Ctx) -> Vec<Value> {
+    let converted;
+    let hpa = if text(hpa, "apiVersion") == "autoscaling/v1" {
+        converted = crate::convert::hpa::to_v2(hpa.clone());
+        &converted
+    } else {
+        hpa
+    };
     let (specs, statuses) = metrics(hpa);
     let reference = format!(
         "{}/{}",
@@ -169,6 +177,20 @@ mod tests {
 
     fn row(targets: &str, min: &str, replicas: i64) -> Value {
         json!(["web", "Deployment/web", targets, min, 10, replicas, "60s"])
+    }
+
+    fn mem_target() -> Value {
+        resource(
+            "memory",
+            json!({"type": "AverageValue", "averageValue": "200Mi"}),
+        )
+    }
+
+    fn cpu_target(u: i64) -> Value {
+        resource(
+            "cpu",
+            json!({"type": "Utilization", "averageUtilization": u}),
+        )
     }
 
     fn resource(name: &str, target: Value) -> Value {
@@ -256,6 +278,20 @@ mod tests {
                 (
                     hpa(json!({"targetCPUUtilizationPercentage": 70}), json!({})),
                     row("cpu: <unknown>/70%", "1", 0),
+                ),
+                // The metrics a v1 object carries in its annotations are printed too.
+                (
+                    crate::convert::hpa::to_v1({
+                        let mut v2 = hpa(
+                            json!({"minReplicas": 2, "metrics": [mem_target(), cpu_target(60)]}),
+                            json!({"currentReplicas": 2, "currentMetrics": [
+                                {"type": "Resource", "resource": {"name": "memory", "current": {"averageValue": "50Mi"}}},
+                                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 10}}}]}),
+                        );
+                        v2["apiVersion"] = json!("autoscaling/v2");
+                        v2
+                    }),
+                    row("memory: 50Mi/200Mi, cpu: 10%/60%", "2", 2),
                 ),
             ],
         );

@@ -3,7 +3,7 @@
 
 use super::fieldpath::{FieldSet, Path, PathElement};
 use super::last_applied;
-use super::typed::{compare, field_set, merge, prune};
+use super::typed::{Comparison, compare, field_set, merge, prune};
 use crate::status::ApiError;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{StatusCause, StatusDetails};
 use serde_json::{Map, Value, json};
@@ -194,6 +194,77 @@ fn without_managed_fields(obj: &Value) -> Value {
     out
 }
 
+/// Converts an object of a kind between the API versions it is served at:
+/// `convert(obj, from, to)` gives `obj`, written at `from`, as `to` serves it, or `None`
+/// when `to` cannot be reached (field management then compares in the request's version).
+pub type Convert<'a> = &'a dyn Fn(&Value, &str, &str) -> Option<Value>;
+
+/// A [`Convert`] for kinds served at one version: nothing to convert.
+pub fn same_version(_: &Value, _: &str, _: &str) -> Option<Value> {
+    None
+}
+
+/// Who applies, and how: the parameters of [`Managed::apply_versioned`].
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyRequest<'a> {
+    /// The field manager.
+    pub manager: &'a str,
+    /// The subresource written through ("" for the main resource).
+    pub subresource: &'a str,
+    /// The API version of the request (and of the configuration).
+    pub api_version: &'a str,
+    /// Whether conflicts are overridden.
+    pub force: bool,
+    /// The time stamp for the applier's entry (RFC 3339).
+    pub now: &'a str,
+}
+
+/// The comparisons of one write, per API version of the managers (computed once each).
+struct PerVersion<'a> {
+    kind: &'a str,
+    api_version: &'a str,
+    request: &'a Comparison,
+    convert: Convert<'a>,
+    ignored: &'a FieldSet,
+    others: BTreeMap<String, Comparison>,
+}
+
+impl<'a> PerVersion<'a> {
+    fn new(
+        kind: &'a str,
+        api_version: &'a str,
+        request: &'a Comparison,
+        convert: Convert<'a>,
+        ignored: &'a FieldSet,
+    ) -> Self {
+        PerVersion {
+            kind,
+            api_version,
+            request,
+            convert,
+            ignored,
+            others: BTreeMap::new(),
+        }
+    }
+
+    /// What changed from `old` to `new` (both at the request's version) as a manager at
+    /// `version` sees it.
+    fn comparison(&mut self, version: &str, old: &Value, new: &Value) -> &Comparison {
+        if version == self.api_version {
+            return self.request;
+        }
+        if !self.others.contains_key(version) {
+            let (convert, from) = (self.convert, self.api_version);
+            let cmp = match (convert(old, from, version), convert(new, from, version)) {
+                (Some(o), Some(n)) => compare(self.kind, &o, &n).excluding(self.ignored),
+                _ => self.request.clone(),
+            };
+            self.others.insert(version.to_owned(), cmp);
+        }
+        &self.others[version]
+    }
+}
+
 /// The managers of an object and their fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Managed {
@@ -331,7 +402,8 @@ impl Managed {
     /// `api_version`, at time `now` (upstream's `Updater.Update` behind the managed-fields
     /// updater): every changed field moves to `key`, removed fields leave every owner, fields
     /// under `ignored` (reset by the endpoint, like `status` on the main resource) are never
-    /// owned. A write that changes nothing leaves the managers as they are.
+    /// owned. A write that changes nothing leaves the managers as they are. Every manager is
+    /// taken to write at `api_version`; see [`Managed::update_versioned`].
     #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
@@ -343,14 +415,45 @@ impl Managed {
         now: &str,
         ignored: &FieldSet,
     ) {
+        self.update_versioned(
+            kind,
+            live,
+            new,
+            key,
+            api_version,
+            now,
+            ignored,
+            &same_version,
+        );
+    }
+
+    /// [`Managed::update`] for kinds served at several versions: the fields of a manager that
+    /// wrote at another version are compared in that version (`convert` turns `live` and
+    /// `new` into it), as upstream's updater converts per manager. A version `convert` cannot
+    /// reach is compared in `api_version`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_versioned(
+        &mut self,
+        kind: &str,
+        live: &Value,
+        new: &Value,
+        key: ManagerKey,
+        api_version: &str,
+        now: &str,
+        ignored: &FieldSet,
+        convert: Convert<'_>,
+    ) {
         let live = without_managed_fields(live);
         let new = without_managed_fields(new);
         let cmp = compare(kind, &live, &new).excluding(ignored);
-        let changed = cmp.modified.union(&cmp.added);
+        let mut per_version = PerVersion::new(kind, api_version, &cmp, convert, ignored);
         for owned in self.fields.values_mut() {
-            owned.set = owned.set.difference(&changed).difference(&cmp.removed);
+            let c = per_version.comparison(&owned.api_version, &live, &new);
+            let changed = c.modified.union(&c.added);
+            owned.set = owned.set.difference(&changed).difference(&c.removed);
         }
         self.fields.retain(|_, o| !o.set.is_empty());
+        let changed = cmp.modified.union(&cmp.added);
         let set = changed
             .difference(&cmp.removed)
             .recursive_difference(ignored)
@@ -368,10 +471,11 @@ impl Managed {
     /// own): merges the configuration, prunes what the manager applied last time and no longer
     /// applies (unless someone else owns it), and takes ownership of the configuration's
     /// fields, stamped `now` (callers keep the old stamps when nothing else changed, as
-    /// upstream avoids no-op writes). Fields another manager owns with a different value are conflicts unless
-    /// `force`. For the manager `kubectl`, conflicts on fields the object still has as its
-    /// client-side `last-applied-configuration` says are forgiven, and that annotation, when
-    /// present, is rewritten to the configuration. Returns the merged object.
+    /// upstream avoids no-op writes). Fields another manager owns with a different value are
+    /// conflicts unless `force`. For the manager `kubectl`, conflicts on fields the object
+    /// still has as its client-side `last-applied-configuration` says are forgiven, and that
+    /// annotation, when present, is rewritten to the configuration. Returns the merged object.
+    /// Every manager is taken to write at `api_version`; see [`Managed::apply_versioned`].
     #[allow(clippy::too_many_arguments)]
     pub fn apply(
         &mut self,
@@ -385,14 +489,42 @@ impl Managed {
         now: &str,
         ignored: &FieldSet,
     ) -> Result<Value, Vec<Conflict>> {
+        let request = ApplyRequest {
+            manager,
+            subresource,
+            api_version,
+            force,
+            now,
+        };
+        self.apply_versioned(kind, live, config, &request, ignored, &same_version)
+    }
+
+    /// [`Managed::apply`] for kinds served at several versions: the fields of managers at
+    /// another version are checked for conflicts and removals in that version, and what the
+    /// applier owned at another version is pruned in that version (upstream's updater and
+    /// `prune` with their version converter).
+    pub fn apply_versioned(
+        &mut self,
+        kind: &str,
+        live: &Value,
+        config: &Value,
+        request: &ApplyRequest<'_>,
+        ignored: &FieldSet,
+        convert: Convert<'_>,
+    ) -> Result<Value, Vec<Conflict>> {
+        let ApplyRequest {
+            manager,
+            api_version,
+            ..
+        } = *request;
         let live = without_managed_fields(live);
-        let key = ManagerKey::apply(manager, subresource);
+        let key = ManagerKey::apply(manager, request.subresource);
         let attempt = |managed: &Managed, force: bool| {
             let mut m = managed.clone();
-            m.apply_once(kind, &live, config, &key, api_version, force, now, ignored)
+            m.apply_once(kind, &live, config, &key, request, force, ignored, convert)
                 .map(|obj| (obj, m))
         };
-        let (mut merged, managed) = match attempt(self, force) {
+        let (mut merged, managed) = match attempt(self, request.force) {
             Ok(done) => done,
             Err(conflicts) if manager == "kubectl" => {
                 let allowed = last_applied::allowed_conflicts(kind, api_version, &live)
@@ -423,11 +555,12 @@ impl Managed {
         live: &Value,
         config: &Value,
         key: &ManagerKey,
-        api_version: &str,
+        request: &ApplyRequest<'_>,
         force: bool,
-        now: &str,
         ignored: &FieldSet,
+        convert: Convert<'_>,
     ) -> Result<Value, Vec<Conflict>> {
+        let api_version = request.api_version;
         let mut merged = merge(kind, live, config);
         let previous = self.fields.remove(key);
         let set = field_set(kind, config).recursive_difference(ignored);
@@ -440,16 +573,17 @@ impl Managed {
             },
         );
         if let Some(last) = previous.as_ref().filter(|p| !p.set.is_empty()) {
-            merged = prune(kind, &merged, &last.set, &self.all_owned());
+            merged = self.prune_last(kind, &merged, last, api_version, convert);
         }
         let cmp = compare(kind, live, &merged).excluding(ignored);
-        let changed = cmp.modified.union(&cmp.added);
+        let mut per_version = PerVersion::new(kind, api_version, &cmp, convert, ignored);
         let mut conflicts = Vec::new();
         for (k, owned) in &self.fields {
             if k == key {
                 continue;
             }
-            for path in owned.set.intersection(&changed).paths() {
+            let c = per_version.comparison(&owned.api_version, live, &merged);
+            for path in owned.set.intersection(&c.modified.union(&c.added)).paths() {
                 conflicts.push(Conflict {
                     manager: k.clone(),
                     path,
@@ -460,17 +594,84 @@ impl Managed {
             return Err(conflicts);
         }
         for (k, owned) in self.fields.iter_mut() {
-            if k != key {
-                owned.set = owned.set.difference(&changed);
+            if k == key {
+                owned.set = owned.set.difference(&cmp.removed);
+                continue;
             }
-            owned.set = owned.set.difference(&cmp.removed);
+            let c = per_version.comparison(&owned.api_version, live, &merged);
+            let changed = c.modified.union(&c.added);
+            owned.set = owned.set.difference(&changed).difference(&c.removed);
         }
         if let Some(mine) = self.fields.get_mut(key) {
             mine.set = mine.set.difference(&strip_set());
-            mine.time = Some(now.to_owned());
+            mine.time = Some(request.now.to_owned());
         }
         self.fields.retain(|_, o| !o.set.is_empty());
         Ok(merged)
+    }
+
+    /// The union of the fields of the managers writing at `api_version`.
+    fn owned_at(&self, api_version: &str) -> FieldSet {
+        self.fields
+            .values()
+            .filter(|o| o.api_version == api_version)
+            .fold(FieldSet::new(), |acc, o| acc.union(&o.set))
+    }
+
+    /// Removes from `merged` (at `api_version`) what the applier owned last time (`last`) and
+    /// no longer owns, unless another manager owns it. The removal happens in the version
+    /// `last` was applied at; fields the managers of every other version own are then put
+    /// back, each in its version (upstream's `prune` with `addBackOwnedItems`).
+    fn prune_last(
+        &self,
+        kind: &str,
+        merged: &Value,
+        last: &Owned,
+        api_version: &str,
+        convert: Convert<'_>,
+    ) -> Value {
+        let versions: std::collections::BTreeSet<&str> = self
+            .fields
+            .values()
+            .map(|o| o.api_version.as_str())
+            .filter(|v| *v != last.api_version)
+            .collect();
+        let at = |obj: &Value, from: &str, to: &str| {
+            if from == to {
+                Some(obj.clone())
+            } else {
+                convert(obj, from, to)
+            }
+        };
+        if versions.is_empty() {
+            // Every manager (the applier included) at one version: the common case.
+            return prune(kind, merged, &last.set, &self.all_owned());
+        }
+        let Some(merged_last) = at(merged, api_version, &last.api_version) else {
+            return prune(kind, merged, &last.set, &self.all_owned());
+        };
+        let mut pruned = prune(
+            kind,
+            &merged_last,
+            &last.set,
+            &self.owned_at(&last.api_version),
+        );
+        let mut at_version = last.api_version.as_str();
+        for v in versions {
+            let (Some(p), Some(m)) = (at(&pruned, at_version, v), at(merged, api_version, v))
+            else {
+                continue;
+            };
+            let removed = field_set(kind, &m).difference(&field_set(kind, &p));
+            let owned = self.owned_at(v);
+            pruned = if removed.intersection(&owned).is_empty() {
+                p
+            } else {
+                prune(kind, &m, &removed, &owned)
+            };
+            at_version = v;
+        }
+        at(&pruned, at_version, api_version).unwrap_or(pruned)
     }
 
     /// Merges the oldest `Update` entries into one `ancient-changes` entry per API version

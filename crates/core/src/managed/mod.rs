@@ -19,8 +19,8 @@ mod typed;
 
 pub use fieldpath::{FieldSet, Path, PathElement};
 pub use managers::{
-    Conflict, MAX_UPDATE_MANAGERS, Managed, ManagerKey, Operation, Owned, conflict_error, is_reset,
-    strip_set,
+    ApplyRequest, Conflict, Convert, MAX_UPDATE_MANAGERS, Managed, ManagerKey, Operation, Owned,
+    conflict_error, is_reset, same_version, strip_set,
 };
 pub use typed::{
     Comparison, compare, describe_path, field_set, merge, prune, strip_nulls, validate,

@@ -544,3 +544,238 @@ fn nulls_of_a_zero_value_are_empty_containers() {
     );
     assert!(c.modified.is_empty());
 }
+
+/// A kind served at `t/v1` (`spec.target: N`) and `t/v2` (`spec.goal.value: N`); the other
+/// fields are the same in both.
+fn convert_thing(obj: &Value, from: &str, to: &str) -> Option<Value> {
+    let mut out = obj.clone();
+    let mut none = serde_json::Map::new();
+    let spec = match out.get_mut("spec").and_then(Value::as_object_mut) {
+        Some(s) => s,
+        None => &mut none,
+    };
+    match (from, to) {
+        ("t/v1", "t/v2") => {
+            if let Some(t) = spec.remove("target") {
+                spec.insert("goal".into(), json!({"value": t}));
+            }
+        }
+        ("t/v2", "t/v1") => {
+            if let Some(t) = spec.remove("goal").and_then(|g| g.get("value").cloned()) {
+                spec.insert("target".into(), t);
+            }
+        }
+        _ => return None,
+    }
+    out["apiVersion"] = json!(to);
+    Some(out)
+}
+
+fn thing(version: &str, target: i64, other: i64) -> Value {
+    let spec = if version == "t/v1" {
+        json!({"target": target, "other": other})
+    } else {
+        json!({"goal": {"value": target}, "other": other})
+    };
+    json!({"apiVersion": version, "kind": "Thing", "metadata": {"name": "x"}, "spec": spec})
+}
+
+#[test]
+fn managers_at_other_versions_lose_what_changes_in_their_version() {
+    let mut m = Managed::default();
+    let v1 = ManagerKey::update("old-client", "t/v1", "");
+    m.update_versioned(
+        "Thing",
+        &json!({"spec": {}}),
+        &thing("t/v1", 5, 1),
+        v1.clone(),
+        "t/v1",
+        NOW,
+        &FieldSet::new(),
+        &convert_thing,
+    );
+    assert_eq!(
+        m.fields[&v1].set,
+        set_of(json!({"f:spec": {"f:target": {}, "f:other": {}}}))
+    );
+    // A v2 writer changes the target: the v1 writer loses `target`, compared in v1.
+    let v2 = ManagerKey::update("new-client", "t/v2", "");
+    m.update_versioned(
+        "Thing",
+        &thing("t/v2", 5, 1),
+        &thing("t/v2", 6, 1),
+        v2.clone(),
+        "t/v2",
+        LATER,
+        &FieldSet::new(),
+        &convert_thing,
+    );
+    assert_eq!(
+        m.fields[&v1].set,
+        set_of(json!({"f:spec": {"f:other": {}}}))
+    );
+    assert_eq!(
+        m.fields[&v2].set,
+        set_of(json!({"f:spec": {"f:goal": {"f:value": {}}}}))
+    );
+    assert_eq!(m.fields[&v2].api_version, "t/v2");
+    // Without a converter the paths of the two versions never meet.
+    let mut plain = Managed::default();
+    plain.update(
+        "Thing",
+        &json!({"spec": {}}),
+        &thing("t/v1", 5, 1),
+        v1.clone(),
+        "t/v1",
+        NOW,
+        &FieldSet::new(),
+    );
+    plain.update(
+        "Thing",
+        &thing("t/v2", 5, 1),
+        &thing("t/v2", 6, 1),
+        v2,
+        "t/v2",
+        LATER,
+        &FieldSet::new(),
+    );
+    assert!(
+        plain.fields[&v1]
+            .set
+            .has(&[PathElement::field("spec"), PathElement::field("target")])
+    );
+}
+
+#[test]
+fn apply_conflicts_with_managers_at_other_versions_in_their_terms() {
+    let mut m = Managed::default();
+    let request = ApplyRequest {
+        manager: "tool",
+        subresource: "",
+        api_version: "t/v1",
+        force: false,
+        now: NOW,
+    };
+    let config = thing("t/v1", 5, 1);
+    let live = m
+        .apply_versioned(
+            "Thing",
+            &json!({}),
+            &config,
+            &request,
+            &FieldSet::new(),
+            &convert_thing,
+        )
+        .unwrap();
+    // A v2 writer takes the target over.
+    let v2 = ManagerKey::update("new-client", "t/v2", "");
+    let live_v2 = convert_thing(&live, "t/v1", "t/v2").unwrap();
+    let mut changed = live_v2.clone();
+    changed["spec"]["goal"]["value"] = json!(7);
+    m.update_versioned(
+        "Thing",
+        &live_v2,
+        &changed,
+        v2.clone(),
+        "t/v2",
+        NOW,
+        &FieldSet::new(),
+        &convert_thing,
+    );
+    let tool = ManagerKey::apply("tool", "");
+    assert_eq!(
+        m.fields[&tool].set,
+        set_of(json!({"f:spec": {"f:other": {}}}))
+    );
+    // Applying another target through v1 conflicts with the v2 writer, named in v2 paths.
+    let live = convert_thing(&changed, "t/v2", "t/v1").unwrap();
+    let err = m
+        .apply_versioned(
+            "Thing",
+            &live,
+            &thing("t/v1", 8, 1),
+            &request,
+            &FieldSet::new(),
+            &convert_thing,
+        )
+        .unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert_eq!(err[0].manager, v2);
+    assert_eq!(err[0].path.to_string(), ".spec.goal.value");
+    // Forced, the applier takes it back and the v2 writer is left with nothing.
+    let forced = ApplyRequest {
+        force: true,
+        ..request
+    };
+    let out = m
+        .apply_versioned(
+            "Thing",
+            &live,
+            &thing("t/v1", 8, 1),
+            &forced,
+            &FieldSet::new(),
+            &convert_thing,
+        )
+        .unwrap();
+    assert_eq!(out["spec"]["target"], 8);
+    assert!(!m.fields.contains_key(&v2));
+    // Dropping `other` from the configuration prunes it, checked in the applier's version.
+    let smaller = json!({"apiVersion": "t/v1", "kind": "Thing", "metadata": {"name": "x"},
+                         "spec": {"target": 8}});
+    let out = m
+        .apply_versioned(
+            "Thing",
+            &out,
+            &smaller,
+            &request,
+            &FieldSet::new(),
+            &convert_thing,
+        )
+        .unwrap();
+    assert_eq!(out["spec"], json!({"target": 8}));
+}
+
+#[test]
+fn an_applier_changing_version_prunes_in_the_version_it_applied_at() {
+    let mut m = Managed::default();
+    let at = |v: &'static str| ApplyRequest {
+        manager: "tool",
+        subresource: "",
+        api_version: v,
+        force: false,
+        now: NOW,
+    };
+    let live = m
+        .apply_versioned(
+            "Thing",
+            &json!({}),
+            &thing("t/v1", 5, 1),
+            &at("t/v1"),
+            &FieldSet::new(),
+            &convert_thing,
+        )
+        .unwrap();
+    let live_v2 = convert_thing(&live, "t/v1", "t/v2").unwrap();
+    // Now through v2, without `other`: the v1 set (`target`, `other`) is pruned in v1, and
+    // `target`, applied again as `goal.value`, stays.
+    let config = json!({"apiVersion": "t/v2", "kind": "Thing", "metadata": {"name": "x"},
+                        "spec": {"goal": {"value": 5}}});
+    let out = m
+        .apply_versioned(
+            "Thing",
+            &live_v2,
+            &config,
+            &at("t/v2"),
+            &FieldSet::new(),
+            &convert_thing,
+        )
+        .unwrap();
+    assert_eq!(out["spec"], json!({"goal": {"value": 5}}));
+    let tool = ManagerKey::apply("tool", "");
+    assert_eq!(m.fields[&tool].api_version, "t/v2");
+    assert_eq!(
+        m.fields[&tool].set,
+        set_of(json!({"f:metadata": {"f:name": {}}, "f:spec": {"f:goal": {"f:value": {}}}}))
+            .difference(&strip_set())
+    );
+}
