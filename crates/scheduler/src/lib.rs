@@ -8,3 +8,4 @@
 pub mod config;
 pub mod framework;
 pub mod plugins;
+pub mod queue;
