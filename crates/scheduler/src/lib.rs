@@ -5,6 +5,7 @@
 //! Decisions are pure functions of a snapshot of the cluster and the pod being scheduled, so
 //! they are unit-tested without a cluster.
 
+pub mod cache;
 pub mod config;
 pub mod framework;
 pub mod plugins;

@@ -368,7 +368,7 @@ pub struct Objects {
 pub struct Snapshot {
     /// The nodes.
     pub nodes: Vec<Arc<NodeInfo>>,
-    index: HashMap<String, usize>,
+    index: Arc<HashMap<String, usize>>,
     /// Indices of nodes with pods that have pod affinity or anti-affinity terms.
     pub with_affinity: Vec<usize>,
     /// Indices of nodes with pods that have required anti-affinity terms.
@@ -380,11 +380,13 @@ pub struct Snapshot {
 impl Snapshot {
     /// A snapshot of `nodes`.
     pub fn new(nodes: Vec<Arc<NodeInfo>>, objects: Arc<Objects>) -> Snapshot {
-        let index = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i))
-            .collect();
+        let index = Arc::new(
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name.clone(), i))
+                .collect(),
+        );
         let with_affinity = nodes
             .iter()
             .enumerate()
@@ -404,6 +406,24 @@ impl Snapshot {
             with_required_anti_affinity,
             objects,
         }
+    }
+
+    /// Replaces the node at `index` (same name) after its pods changed.
+    pub fn replace(&mut self, index: usize, node: Arc<NodeInfo>) {
+        let fix = |list: &mut Vec<usize>, wanted: bool| match list.iter().position(|&i| i == index)
+        {
+            Some(at) if !wanted => {
+                list.swap_remove(at);
+            }
+            None if wanted => list.push(index),
+            _ => {}
+        };
+        fix(&mut self.with_affinity, !node.pods_with_affinity.is_empty());
+        fix(
+            &mut self.with_required_anti_affinity,
+            !node.pods_with_required_anti_affinity.is_empty(),
+        );
+        self.nodes[index] = node;
     }
 
     /// A node by name.
