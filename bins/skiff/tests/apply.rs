@@ -286,3 +286,142 @@ fn updates_record_their_managers() {
     let yaml = managed_fields(&c, "cm");
     assert!(managers(&yaml).is_empty(), "{yaml}");
 }
+
+/// The `managedFields` entry of `manager` in a YAML dump (from its `- apiVersion:` line to
+/// the next entry).
+fn entry(yaml: &str, manager: &str) -> String {
+    let at = yaml
+        .find(&format!("    manager: {manager}\n"))
+        .unwrap_or_else(|| panic!("no {manager} entry in:\n{yaml}"));
+    let begin = yaml[..at].rfind("  - apiVersion:").unwrap();
+    let end = yaml[at..]
+        .find("  - apiVersion:")
+        .map_or(yaml.len(), |e| at + e);
+    yaml[begin..end].to_owned()
+}
+
+/// What upstream's `kubectl-create` entry holds for `kubectl create deployment web
+/// --image=nginx:1.25` below `spec` (the defaults the request was decoded with included),
+/// in two parts around the template's metadata.
+const CREATED_SPEC: &str = "      f:spec:
+        f:progressDeadlineSeconds: {}
+        f:replicas: {}
+        f:revisionHistoryLimit: {}
+        f:selector: {}
+        f:strategy:
+          f:rollingUpdate:
+            .: {}
+            f:maxSurge: {}
+            f:maxUnavailable: {}
+          f:type: {}
+        f:template:
+";
+const CREATED_POD_SPEC: &str = "          f:spec:
+            f:containers:
+              k:{\"name\":\"nginx\"}:
+                .: {}
+                f:image: {}
+                f:imagePullPolicy: {}
+                f:name: {}
+                f:resources: {}
+                f:terminationMessagePath: {}
+                f:terminationMessagePolicy: {}
+            f:dnsPolicy: {}
+            f:restartPolicy: {}
+            f:schedulerName: {}
+            f:securityContext: {}
+            f:terminationGracePeriodSeconds: {}
+    manager: kubectl-create
+";
+
+#[test]
+fn writers_own_the_defaults_of_their_requests_but_appliers_do_not() {
+    let c = Cluster::start();
+    // Create: the defaults belong to the creator.
+    c.ok(&["create", "deployment", "web", "--image=nginx:1.25"]);
+    let yaml = managed_fields(&c, "deploy");
+    let created = entry(&yaml, "kubectl-create");
+    assert!(
+        created.contains(CREATED_SPEC) && created.contains(CREATED_POD_SPEC),
+        "{created}"
+    );
+    // A replace that leaves the defaults out takes nothing from the creator: the body is
+    // defaulted again before the comparison.
+    c.ok_in(
+        &["replace", "-f", "-"],
+        Some(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: nginx, image: nginx:1.27}]}
+",
+        ),
+    );
+    let yaml = managed_fields(&c, "deploy");
+    let created = entry(&yaml, "kubectl-create");
+    assert!(
+        created.contains("f:progressDeadlineSeconds: {}")
+            && created.contains("f:dnsPolicy: {}")
+            && created.contains("f:imagePullPolicy: {}"),
+        "{created}"
+    );
+    let replaced = entry(&yaml, "kubectl-replace");
+    assert!(
+        replaced.contains("f:image: {}") && !replaced.contains("f:imagePullPolicy"),
+        "{replaced}"
+    );
+    // A patch owns the defaults of what it adds.
+    c.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox:1.36"}]}}}}"#,
+    ]);
+    let yaml = managed_fields(&c, "deploy");
+    let patched = entry(&yaml, "kubectl-patch");
+    assert!(
+        patched.contains("k:{\"name\":\"side\"}:")
+            && patched.contains("f:imagePullPolicy: {}")
+            && patched.contains("f:terminationMessagePolicy: {}"),
+        "{patched}"
+    );
+
+    // Server-side apply: the applier owns what it applied; the defaults are set, unowned.
+    c.ok(&["delete", "deploy", "web"]);
+    c.ok_in(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
+    let yaml = managed_fields(&c, "deploy");
+    let applied = entry(&yaml, "kubectl");
+    for default in [
+        "f:progressDeadlineSeconds",
+        "f:revisionHistoryLimit",
+        "f:strategy",
+        "f:dnsPolicy",
+        "f:imagePullPolicy",
+        "f:terminationMessagePath",
+        "f:protocol",
+    ] {
+        assert!(!applied.contains(default), "{default} in {applied}");
+    }
+    assert_eq!(managers(&yaml).len(), 1, "{yaml}");
+    assert_eq!(
+        get(
+            &c,
+            "deploy",
+            "{.spec.progressDeadlineSeconds} {.spec.template.spec.containers[0].imagePullPolicy}"
+        ),
+        "600 IfNotPresent"
+    );
+    // A Namespace's name label is its creator's, as upstream's defaulting sets it.
+    c.ok(&["create", "namespace", "web"]);
+    let yaml = managed_fields(&c, "ns");
+    assert!(
+        entry(&yaml, "kubectl-create").contains("f:kubernetes.io/metadata.name: {}"),
+        "{yaml}"
+    );
+}

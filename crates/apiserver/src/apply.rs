@@ -12,6 +12,9 @@
 //!   those of its version;
 //! * a request may replace the managed fields by sending its own (`[]` or `[{}]` resets
 //!   them), except through a subresource; otherwise the stored ones are kept;
+//! * creates, updates and non-apply patches are recorded on the body with its decode-time
+//!   defaults (`crate::defaults`), so their manager owns those; an applier owns only what it
+//!   applied (the merged object is defaulted afterwards);
 //! * fields reset by the endpoint are never owned: `status` on the main resource of kinds
 //!   with a status subresource, everything but `status` on that subresource;
 //! * apply needs a `fieldManager` (422), an object of the endpoint's exact kind (400
@@ -211,7 +214,8 @@ fn starting_managers(ctx: &Ctx<'_>, live: Option<&Value>, new: &Value) -> (Manag
     }
 }
 
-/// Records a create by the request's manager in `obj` (before the server's own defaults).
+/// Records a create by the request's manager in `obj`: the body with the defaults it was
+/// decoded with (`crate::defaults`), before the server's own bookkeeping and allocations.
 pub fn record_create(ctx: &Ctx<'_>, obj: &mut Value) -> Result<(), ApiError> {
     validate_options(ctx, false)?;
     let kind = ctx.info.gvk.kind;

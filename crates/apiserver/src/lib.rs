@@ -11,6 +11,7 @@ pub mod apply;
 pub mod authn;
 pub mod cache;
 pub mod convert;
+pub mod defaults;
 pub mod discovery;
 pub mod http;
 pub mod metrics;

@@ -4,6 +4,7 @@
 
 use crate::apply;
 use crate::convert;
+use crate::defaults;
 use crate::http::{self as h, Query};
 use crate::object;
 use crate::request_info::{ResourceRequest, Verb};
@@ -517,6 +518,9 @@ async fn create_object(
     // stored form and back).
     let mut obj = convert::normalize(ctx.info, obj);
     if !applied {
+        // Upstream decodes bodies with their defaults, so the request's manager owns them
+        // (an applier owns only what it applied).
+        defaults::apply(ctx.info, &mut obj)?;
         apply::record_create(ctx, &mut obj)?;
     }
     // The server's own bookkeeping works on the stored form.
@@ -774,8 +778,14 @@ pub async fn update(
         if wanted.as_deref().is_some_and(|v| v != current_rv) {
             return Err(ApiError::stale(&storage::group_resource(ctx.info), &name));
         }
+        let mut candidate = convert::normalize(ctx.info, candidate);
+        if !applying {
+            // Upstream decodes bodies (and patched objects) with their defaults, so the
+            // request's manager owns them; an applier owns only what it applied.
+            defaults::apply(ctx.info, &mut candidate)?;
+        }
         // From here on the server's bookkeeping works on the stored form.
-        let mut candidate = convert::to_storage(ctx.info, convert::normalize(ctx.info, candidate));
+        let mut candidate = convert::to_storage(ctx.info, candidate);
         if status_only {
             let status = candidate.get("status").cloned();
             let managed = object::meta(&candidate).get("managedFields").cloned();

@@ -126,7 +126,8 @@ fn manual_selector(spec: &Value) -> bool {
     spec.get("manualSelector").and_then(Value::as_bool) == Some(true)
 }
 
-fn prepare_job(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+/// Upstream's Job defaults (applied when a body is decoded), its pod template's included.
+pub fn prepare_job(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     default_job_labels(obj);
     let Some(spec) = ensure_object(obj, "spec") else {
         return Ok(());
@@ -135,7 +136,9 @@ fn prepare_job(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     pod::prepare_template(info, ensure_object(spec, "template"))
 }
 
-fn prepare_cron_job(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+/// Upstream's CronJob defaults (applied when a body is decoded), its job template's
+/// included.
+pub fn prepare_cron_job(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let Some(spec) = ensure_object(obj, "spec") else {
         return Ok(());
     };

@@ -82,7 +82,8 @@ pub fn qos_class(spec: &Value) -> &'static str {
     "Burstable"
 }
 
-fn prepare(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+/// Upstream's pod defaults (applied when a body is decoded), after checking its quantities.
+pub fn prepare(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     check_quantities(info, obj.get("spec"))?;
     let Some(spec) = super::common::ensure_object(obj, "spec") else {
         return Ok(());
