@@ -15,6 +15,11 @@ fn name_errors(info: &ResourceInfo, name: &str) -> Vec<String> {
     match (info.gvk.group, info.gvk.kind) {
         ("", "Namespace") => validation::is_dns1123_label(name),
         ("", "Service") => validation::is_dns1035_label(name),
+        // Upstream checks these names only as path segments (RBAC's `ValidateRBACName`, and
+        // the generic check core v1 Events get).
+        ("rbac.authorization.k8s.io", _) | ("", "Event") => {
+            crate::strategy::checks::path_segment_errors(name)
+        }
         _ => validation::is_dns1123_subdomain(name),
     }
 }
@@ -186,6 +191,18 @@ mod tests {
         assert_eq!(
             object_meta(pods, &missing)[0].to_string(),
             "metadata.name: Required value: name or generateName is required"
+        );
+        let roles = lookup("rbac.authorization.k8s.io", "v1", "clusterroles").unwrap();
+        assert!(
+            object_meta(
+                roles,
+                &json!({"metadata": {"name": "system:aggregate-to-view"}})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            object_meta(roles, &json!({"metadata": {"name": "a/b"}}))[0].to_string(),
+            "metadata.name: Invalid value: \"a/b\": may not contain '/'"
         );
         let ns = lookup("", "v1", "namespaces").unwrap();
         assert_eq!(
