@@ -9,4 +9,6 @@ pub mod cache;
 pub mod config;
 pub mod framework;
 pub mod plugins;
+pub mod preemption;
 pub mod queue;
+pub mod run;

@@ -6,6 +6,7 @@ use super::resource::{Resource, pod_non_zero_requests, pod_requests};
 use k8s_openapi::api::core::v1::{
     Node, PersistentVolume, PersistentVolumeClaim, Pod, PodAffinityTerm, Taint,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use skiff_core::labels::{Selector, from_label_selector};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -361,6 +362,8 @@ pub struct Objects {
     pub pvs: HashMap<String, Arc<PersistentVolume>>,
     /// StorageClasses by name.
     pub storage_classes: HashMap<String, Arc<StorageClass>>,
+    /// PodDisruptionBudgets by `namespace/name` (preemption prefers not to break them).
+    pub pdbs: HashMap<String, Arc<PodDisruptionBudget>>,
 }
 
 /// Every node as one scheduling cycle sees it.
