@@ -269,6 +269,33 @@ async fn bootstrap(storage: &Storage, service_ip: Ipv4Addr, port: u16) -> anyhow
         )
         .await?;
     }
+    // Upstream's built-in priority classes.
+    for (name, value, description) in [
+        (
+            "system-node-critical",
+            2_000_001_000,
+            "Used for system critical pods that must not be moved from their current node.",
+        ),
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+    ] {
+        ensure(
+            storage,
+            "scheduling.k8s.io",
+            "priorityclasses",
+            json!({
+                "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": description,
+                "preemptionPolicy": "PreemptLowerPriority",
+            }),
+        )
+        .await?;
+    }
     let target = if port == 0 { 6443 } else { port };
     ensure(
         storage,

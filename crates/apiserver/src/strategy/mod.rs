@@ -24,6 +24,7 @@
 //! `spec.finalizers` are kept from the stored object there, as upstream does for plain
 //! updates: a `finalize` subresource must write without calling these hooks.
 
+pub mod admission;
 pub mod autoscaling;
 pub mod batch;
 pub mod checks;
@@ -69,7 +70,10 @@ pub async fn before_create(
         return service::before_create(storage, obj, dry_run).await;
     }
     match (info.gvk.group, info.gvk.kind) {
-        ("", "Pod") => pod::before_create(info, obj),
+        ("", "Pod") => {
+            admission::pod_priority(storage, obj).await?;
+            pod::before_create(info, obj)
+        }
         ("batch", "Job" | "CronJob") => batch::before_create(info, obj),
         ("", "ConfigMap" | "Secret") => config::before_create(info, obj),
         ("", "Namespace") => namespace::before_create(info, obj),
