@@ -39,6 +39,58 @@ pub fn apply(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
         }
         ("batch", "Job") => strategy::batch::prepare_job(info, obj),
         ("batch", "CronJob") => strategy::batch::prepare_cron_job(info, obj),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            strategy::rbac::default_binding(obj);
+            Ok(())
+        }
+        ("networking.k8s.io", "NetworkPolicy") => {
+            strategy::networking::default_network_policy(obj);
+            Ok(())
+        }
+        ("networking.k8s.io", "IngressClass") => {
+            strategy::networking::default_ingress_class(obj);
+            Ok(())
+        }
+        ("", "PersistentVolume") => {
+            strategy::volumes::default_pv(obj);
+            Ok(())
+        }
+        ("", "PersistentVolumeClaim") => {
+            strategy::volumes::default_pvc(obj);
+            Ok(())
+        }
+        ("storage.k8s.io", "StorageClass") => {
+            strategy::storage_api::default_storage_class(obj);
+            Ok(())
+        }
+        ("storage.k8s.io", "CSIDriver") => {
+            strategy::storage_api::default_csi_driver(obj);
+            Ok(())
+        }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            strategy::scheduling::default_priority_class(obj);
+            Ok(())
+        }
+        ("discovery.k8s.io", "EndpointSlice") => {
+            strategy::discovery::default_endpoint_slice(obj);
+            Ok(())
+        }
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            strategy::autoscaling::default_hpa(obj, info.gvk.version == "v2");
+            Ok(())
+        }
+        ("", "Endpoints") => {
+            strategy::core_misc::default_endpoints(obj);
+            Ok(())
+        }
+        ("", "LimitRange") => {
+            strategy::quota::default_limit_range(obj);
+            Ok(())
+        }
+        ("", "Node") => {
+            strategy::node::default_node(obj);
+            Ok(())
+        }
         _ if strategy::workloads::serves(info) => strategy::workloads::apply_defaults(info, obj),
         _ => Ok(()),
     }
