@@ -1,10 +1,12 @@
 //! `skiff`: Kubernetes in one small Rust binary.
 //!
-//! Each component is a subcommand. Today: `server` (the API server) and `bench` (benchmarks
-//! that print figures). The scheduler, controllers, kubelet and proxy join as they are built.
+//! Each component is a subcommand. Today: `server` (the API server), `sim` (simulated nodes)
+//! and `bench` (benchmarks that print figures). The scheduler, controllers, kubelet and proxy
+//! join as they are built.
 
 mod bench;
 mod server;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run a cluster on this machine (today: the API server on the embedded store or etcd).
     Server(server::ServerArgs),
+    /// Simulate nodes (Node objects, leases, pods reported running) without containers.
+    Sim(sim::SimArgs),
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -41,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Bench(b) => bench::run(b).await,
             Command::Server(s) => server::run(s).await,
+            Command::Sim(s) => sim::run(s).await,
         }
     })
 }
