@@ -1,10 +1,11 @@
 //! `skiff`: Kubernetes in one small Rust binary.
 //!
-//! Each component is a subcommand. Today: `server` (the API server), `sim` (simulated nodes)
-//! and `bench` (benchmarks that print figures). The scheduler, controllers, kubelet and proxy
-//! join as they are built.
+//! Each component is a subcommand. Today: `server` (the API server and the scheduler),
+//! `scheduler`, `sim` (simulated nodes) and `bench` (benchmarks that print figures). The
+//! controllers, kubelet and proxy join as they are built.
 
 mod bench;
+mod scheduler;
 mod server;
 mod sim;
 
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run a cluster on this machine (today: the API server on the embedded store or etcd).
     Server(server::ServerArgs),
+    /// Run the scheduler against an API server.
+    Scheduler(scheduler::SchedulerArgs),
     /// Simulate nodes (Node objects, leases, pods reported running) without containers.
     Sim(sim::SimArgs),
     /// Run a benchmark and print its figures.
@@ -44,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Bench(b) => bench::run(b).await,
+            Command::Scheduler(s) => scheduler::run(s).await,
             Command::Server(s) => server::run(s).await,
             Command::Sim(s) => sim::run(s).await,
         }

@@ -27,6 +27,12 @@ pub struct ServerArgs {
     /// etcd client URLs (comma-separated); without them the embedded store is used.
     #[arg(long, value_delimiter = ',')]
     etcd_servers: Vec<String>,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    disable_scheduler: bool,
+    /// A KubeSchedulerConfiguration file for the scheduler.
+    #[arg(long)]
+    scheduler_config: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -61,8 +67,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     println!("API server listening on https://{}", running.address);
     println!("Admin kubeconfig: {}", running.kubeconfig.display());
     println!("Ready in {} ms", started.elapsed().as_millis());
+    // The other components are clients of the API server over HTTPS, as upstream.
+    let mut components = tokio::task::JoinSet::new();
+    if !args.disable_scheduler {
+        let config = crate::scheduler::load_config(args.scheduler_config.as_deref())?;
+        let client = skiff_client::from_kubeconfig(&running.kubeconfig).await?;
+        components.spawn(async move {
+            skiff_scheduler::run::run(client, config)
+                .await
+                .context("the scheduler stopped")
+        });
+    }
     tokio::select! {
         _ = running.wait() => {}
+        Some(r) = components.join_next() => {
+            r.context("a component panicked")??;
+        }
         _ = shutdown_signal() => {}
     }
     Ok(())

@@ -93,7 +93,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         .kubeconfig
         .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from))
         .context("--kubeconfig is required (or set KUBECONFIG)")?;
-    let client = skiff_sim::client_from_kubeconfig(&kubeconfig).await?;
+    let client = skiff_client::from_kubeconfig(&kubeconfig).await?;
     let prefix = opts.name_prefix.clone();
     let n = opts.nodes;
     let sim = tokio::select! {

@@ -27,15 +27,4 @@ mod run;
 pub use options::SimOptions;
 pub use run::{Sim, SimHandle, SimStats};
 
-use anyhow::Context;
-use std::path::Path;
-
-/// A kube-rs client for the current context of the kubeconfig at `path`.
-pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<kube::Client> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(path)
-        .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .with_context(|| format!("loading kubeconfig {}", path.display()))?;
-    kube::Client::try_from(config).context("building the API client")
-}
+pub use skiff_client::from_kubeconfig as client_from_kubeconfig;

@@ -85,6 +85,8 @@ impl Server {
                 "127.0.0.1",
                 "--secure-port",
                 "0",
+                // The API server alone: no scheduler acting on the pods this creates.
+                "--disable-scheduler",
             ])
             .arg("--data-dir")
             .arg(dir.path())
