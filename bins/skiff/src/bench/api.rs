@@ -37,7 +37,7 @@ fn scaled(n: usize, scale: f64) -> usize {
 }
 
 /// The server under test; killed (by PID) when dropped.
-struct Server {
+pub(super) struct Server {
     child: Child,
     addr: String,
     tls: tokio_rustls::TlsConnector,
@@ -72,7 +72,7 @@ fn tls_config(pki: &Path) -> anyhow::Result<tokio_rustls::TlsConnector> {
 use rustls_pki_types::pem::PemObject;
 
 impl Server {
-    async fn start() -> anyhow::Result<(Server, Duration)> {
+    pub(super) async fn start() -> anyhow::Result<(Server, Duration)> {
         let dir = tempfile::Builder::new()
             .prefix("skiff-bench-api-")
             .tempdir()?;
@@ -117,7 +117,7 @@ impl Server {
             {
                 break;
             }
-            if started.elapsed() > Duration::from_secs(30) {
+            if started.elapsed() > Duration::from_secs(90) {
                 bail!("the server did not become ready");
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -126,7 +126,7 @@ impl Server {
         Ok((server, ready))
     }
 
-    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    pub(super) async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
         let tcp = TcpStream::connect(&self.addr).await?;
         tcp.set_nodelay(true)?;
         let name = rustls_pki_types::ServerName::try_from("localhost")?;
@@ -137,6 +137,11 @@ impl Server {
             let _ = conn.await;
         });
         Ok(send)
+    }
+
+    /// The admin kubeconfig the server wrote.
+    pub(super) fn kubeconfig(&self) -> std::path::PathBuf {
+        self._dir.path().join("kubeconfig.yaml")
     }
 
     fn rss_bytes(&self) -> u64 {
@@ -151,7 +156,7 @@ impl Server {
     }
 }
 
-async fn request(
+pub(super) async fn request(
     c: &mut SendRequest<Full<Bytes>>,
     method: &str,
     path: &str,
@@ -180,10 +185,11 @@ struct Row {
 }
 
 /// Builds request `i`: method, path and body.
-type MakeRequest = Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync>;
+pub(super) type MakeRequest =
+    Arc<dyn Fn(usize) -> (&'static str, String, Option<Bytes>) + Send + Sync>;
 
 /// Runs `per_client` requests on each of `clients` connections; `make(i)` gives request `i`.
-async fn hammer(
+pub(super) async fn hammer(
     server: &Server,
     clients: usize,
     per_client: usize,

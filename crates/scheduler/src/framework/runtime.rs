@@ -107,7 +107,7 @@ pub enum ScheduleError {
     /// The cluster has no nodes.
     NoNodes,
     /// No node fits.
-    Fit(FitError),
+    Fit(Box<FitError>),
     /// A plugin failed internally.
     Internal(Status),
 }
@@ -346,12 +346,14 @@ impl Algorithm {
         if let Some(e) = &pod.parse_error {
             return Err(ScheduleError::Internal(Status::error(e.clone())));
         }
-        let (feasible, diagnosis) = self.find_feasible(fw, state, pod, snapshot, nominator)?;
+        let (feasible, diagnosis) = self
+            .find_feasible(fw, state, pod, snapshot, nominator)
+            .map_err(ScheduleError::Internal)?;
         if feasible.is_empty() {
-            return Err(ScheduleError::Fit(FitError {
+            return Err(ScheduleError::Fit(Box::new(FitError {
                 num_all_nodes: all,
                 diagnosis,
-            }));
+            })));
         }
         let evaluated = feasible.len() + diagnosis.node_to_status.len();
         if feasible.len() == 1 {
@@ -394,11 +396,11 @@ impl Algorithm {
         pod: &PodInfo,
         snapshot: &Snapshot,
         nominator: &dyn Nominator,
-    ) -> Result<(Vec<Arc<NodeInfo>>, Diagnosis), ScheduleError> {
+    ) -> Result<(Vec<Arc<NodeInfo>>, Diagnosis), Status> {
         let mut diagnosis = Diagnosis::default();
         let (allowed, narrowed_by) = match fw.run_pre_filter(state, pod, snapshot) {
             Ok(a) => a,
-            Err(s) if s.code == Code::Error => return Err(ScheduleError::Internal(s)),
+            Err(s) if s.code == Code::Error => return Err(s),
             Err(s) => {
                 let msg = s.reasons.join(", ");
                 for n in &snapshot.nodes {
@@ -464,7 +466,7 @@ impl Algorithm {
             if s.is_success() {
                 feasible.push(node.clone());
             } else if s.code == Code::Error {
-                return Err(ScheduleError::Internal(s));
+                return Err(s);
             } else {
                 if !s.plugin.is_empty() {
                     diagnosis.unschedulable_plugins.insert(s.plugin);
