@@ -11,7 +11,11 @@ pub mod pod_topology_spread;
 pub mod taint_toleration;
 pub mod volume_binding;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use crate::framework::PluginSet;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Upstream plugin names.
@@ -61,5 +65,23 @@ pub fn build(name: &str, args: Option<&Value>) -> Result<PluginSet, String> {
         names::IMAGE_LOCALITY => image_locality::new(args),
         names::VOLUME_BINDING => volume_binding::new(args),
         other => Err(format!("{other:?} is not a known plugin")),
+    }
+}
+
+/// Decodes a plugin's `pluginConfig` args into `T`: absent or `null` args give `T::default()`
+/// (which carries upstream's v1 defaults); `apiVersion` and `kind` are accepted and ignored;
+/// other unknown fields are an error, as in upstream's strict decoding.
+pub(crate) fn decode_args<T: DeserializeOwned + Default>(
+    args: Option<&Value>,
+) -> Result<T, String> {
+    match args {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(Value::Object(map)) => {
+            let mut map = map.clone();
+            map.remove("apiVersion");
+            map.remove("kind");
+            serde_json::from_value(Value::Object(map)).map_err(|e| format!("decoding args: {e}"))
+        }
+        Some(other) => Err(format!("decoding args: expected an object, got {other}")),
     }
 }
