@@ -183,7 +183,18 @@ impl PodInfo {
                 .as_ref()
         }));
         let mut host_ports = Vec::new();
-        for c in spec.map(|s| s.containers.as_slice()).unwrap_or_default() {
+        // App containers and sidecars (restartable init containers) hold host ports.
+        let sidecars = spec
+            .and_then(|s| s.init_containers.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+        for c in spec
+            .map(|s| s.containers.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .chain(sidecars)
+        {
             for p in c.ports.iter().flatten() {
                 if let Some(port) = p.host_port.filter(|p| *p > 0) {
                     host_ports.push(HostPort {
