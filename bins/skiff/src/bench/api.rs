@@ -95,13 +95,16 @@ impl Server {
             .spawn()?;
         let stdout = child.stdout.take().context("server stdout")?;
         let mut addr = None;
-        for line in BufReader::new(stdout).lines() {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
             let line = line?;
             if let Some(a) = line.strip_prefix("API server listening on https://") {
                 addr = Some(a.to_owned());
                 break;
             }
         }
+        // Keep reading: a closed pipe would fail the server's later prints.
+        std::thread::spawn(move || lines.for_each(drop));
         let addr = addr.context("the server did not report its address")?;
         let tls = tls_config(&dir.path().join("pki"))?;
         let server = Server {
