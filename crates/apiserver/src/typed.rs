@@ -165,28 +165,32 @@ fn is_empty_default(v: &Value) -> bool {
     }
 }
 
-/// Every built-in kind's schema, resolved through one set of definitions.
+/// One kind's schema with the definitions it refers to.
 struct Schemas {
     defs: serde_json::Map<String, Value>,
-    roots: std::collections::HashMap<(&'static str, &'static str, &'static str), Value>,
+    root: Value,
 }
 
-fn schemas() -> &'static Schemas {
-    static ALL: std::sync::OnceLock<Schemas> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| {
-        let mut g = schemars::generate::SchemaSettings::default().into_generator();
-        let mut roots = std::collections::HashMap::new();
-        for r in skiff_core::registry::all() {
-            if let Some(ops) = ops(r.gvk.group, r.gvk.version, r.gvk.kind) {
-                let root = (ops.schema)(&mut g).to_value();
-                roots.insert((r.gvk.group, r.gvk.version, r.gvk.kind), root);
-            }
-        }
-        Schemas {
-            defs: g.take_definitions(true),
-            roots,
-        }
-    })
+/// The schema of `info`'s kind, generated the first time the kind is written (so a cold start
+/// only pays for the kinds it writes) and kept for the life of the process.
+fn schemas_of(info: &ResourceInfo) -> Option<&'static Schemas> {
+    type Key = (&'static str, &'static str, &'static str);
+    static CACHE: std::sync::OnceLock<
+        parking_lot::Mutex<std::collections::HashMap<Key, &'static Schemas>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (info.gvk.group, info.gvk.version, info.gvk.kind);
+    if let Some(s) = cache.lock().get(&key) {
+        return Some(s);
+    }
+    let ops = ops(info.gvk.group, info.gvk.version, info.gvk.kind)?;
+    let mut g = schemars::generate::SchemaSettings::default().into_generator();
+    let root = (ops.schema)(&mut g).to_value();
+    let made: &'static Schemas = Box::leak(Box::new(Schemas {
+        defs: g.take_definitions(true),
+        root,
+    }));
+    Some(*cache.lock().entry(key).or_insert(made))
 }
 
 impl Schemas {
@@ -208,12 +212,8 @@ impl Schemas {
 /// and maps) never keep them: `labels: {}` or `finalizers: []` are not stored. Empty
 /// structs stay (`resources: {}`), as they do upstream; required fields stay.
 pub fn drop_empty(info: &ResourceInfo, obj: &mut Value) {
-    let all = schemas();
-    if let Some(root) = all
-        .roots
-        .get(&(info.gvk.group, info.gvk.version, info.gvk.kind))
-    {
-        drop_empty_at(all, root, obj, 0);
+    if let Some(all) = schemas_of(info) {
+        drop_empty_at(all, &all.root, obj, 0);
     }
 }
 
