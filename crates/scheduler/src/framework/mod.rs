@@ -7,6 +7,7 @@
 
 pub mod resource;
 pub mod runtime;
+pub mod summary;
 pub mod types;
 
 pub use types::{AffinityTerm, HostPort, Labels, NodeInfo, Objects, PodInfo, Snapshot};
