@@ -774,7 +774,8 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     let informers = tokio::spawn(sched.clone().run_informers());
     let le = &config.leader_election;
     let result = if le.leader_elect {
-        let mut settings = skiff_client::leader::Settings::new(&le.resource_namespace, &le.resource_name);
+        let mut settings =
+            skiff_client::leader::Settings::new(&le.resource_namespace, &le.resource_name);
         settings.lease_duration =
             crate::config::parse_duration(&le.lease_duration).map_err(anyhow::Error::msg)?;
         settings.renew_deadline =

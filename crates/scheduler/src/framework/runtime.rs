@@ -495,7 +495,7 @@ mod tests {
     impl FilterPlugin for Even {
         fn filter(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
             let i: usize = node.name[1..].parse().unwrap();
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 Status::success()
             } else {
                 Status::unschedulable("node(s) were odd")
