@@ -11,6 +11,10 @@ mod sim;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the API server and the scheduler allocate small objects at a high rate.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kubernetes in one small, fast binary.
 #[derive(Debug, Parser)]
 #[command(name = "skiff", version, about, long_about = None, propagate_version = true)]

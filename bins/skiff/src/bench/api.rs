@@ -419,10 +419,32 @@ pub async fn run(opts: ApiBench) -> anyhow::Result<()> {
         note: format!("{changes} changes; latency from write start to event"),
     });
 
+    drop(server);
+
+    // The RSS bar: a fresh server holding only the 10,000 pods.
+    eprintln!("== RSS with {} pods only", per_pod * clients);
+    let (fresh, _) = Server::start().await?;
+    let make: MakeRequest = Arc::new(|i| {
+        (
+            "POST",
+            "/api/v1/namespaces/default/pods".to_owned(),
+            Some(pod_json(i)),
+        )
+    });
+    hammer(&fresh, clients, per_pod, 201, make).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pods_only_rss = fresh.rss_bytes();
+    drop(fresh);
+
     println!();
     println!("cold start to /readyz: {:.1} ms", cold.as_secs_f64() * 1e3);
     println!(
-        "server RSS with {} pods and {} ConfigMaps stored: {:.1} MiB",
+        "server RSS with {} pods stored: {:.1} MiB",
+        per_pod * clients,
+        pods_only_rss as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "server RSS after every workload ({} pods and {} ConfigMaps stored): {:.1} MiB",
         per_pod * clients,
         total,
         rss as f64 / (1024.0 * 1024.0)
