@@ -86,6 +86,14 @@ impl Cache {
         self.stale = true;
     }
 
+    /// The Node object of a known node.
+    pub fn node(&self, name: &str) -> Option<Arc<Node>> {
+        if !self.known.contains_key(name) {
+            return None;
+        }
+        self.nodes.get(name).map(|n| n.node.clone())
+    }
+
     /// Names of the known nodes.
     pub fn node_names(&self) -> Vec<String> {
         self.known.keys().cloned().collect()

@@ -138,9 +138,13 @@ impl SchedulingQueue {
         let uid = info.uid.clone();
         match self.entries.get_mut(&uid) {
             Some(e) => {
+                // Only a change of what scheduling reads (spec, labels, annotations) may make
+                // the pod schedulable; status writes (the scheduler's own conditions) do not.
+                let relevant = e.pod.info.pod.spec != info.pod.spec
+                    || e.pod.info.pod.metadata.labels != info.pod.metadata.labels
+                    || e.pod.info.pod.metadata.annotations != info.pod.metadata.annotations;
                 e.pod.info = info;
-                if e.at == Where::Unschedulable {
-                    // An update to the pod itself may make it schedulable.
+                if relevant && e.at == Where::Unschedulable {
                     self.move_one(&uid, now);
                 }
             }
@@ -451,6 +455,31 @@ mod tests {
         // Second failure: 2 s backoff.
         assert!(q.pop(t + Duration::from_secs(2)).is_none());
         assert!(q.pop(t + Duration::from_secs(3)).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_spec_or_label_changes_move_a_parked_pod() {
+        let mut q = queue();
+        let t = Instant::now();
+        q.add(pod("p", 0), t);
+        q.pop(t).unwrap();
+        q.requeue_unschedulable("p", ["X"].into(), t);
+        // A status write (same spec and labels) leaves it parked.
+        let mut status_only = (*pod("p", 0).pod).clone();
+        status_only.status = Some(Default::default());
+        q.add(
+            Arc::new(PodInfo::new(Arc::new(status_only))),
+            t + Duration::from_secs(5),
+        );
+        assert!(q.pop(t + Duration::from_secs(5)).is_none());
+        // A label change moves it.
+        let mut relabelled = (*pod("p", 0).pod).clone();
+        relabelled.metadata.labels = Some([("a".to_owned(), "b".to_owned())].into());
+        q.add(
+            Arc::new(PodInfo::new(Arc::new(relabelled))),
+            t + Duration::from_secs(5),
+        );
+        assert!(q.pop(t + Duration::from_secs(5)).is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -256,7 +256,7 @@ impl Scheduler {
             }
             watcher::Event::Apply(node) | watcher::Event::InitApply(node) => {
                 let name = node.name_any();
-                let snapshot_node = st.cache.snapshot().get(&name).map(|n| n.node.clone());
+                let snapshot_node = st.cache.node(&name);
                 let node = Arc::new(node);
                 st.cache.set_node(node.clone());
                 match snapshot_node {
