@@ -262,16 +262,7 @@ impl Storage {
         obj: &Value,
         ttl: Option<std::time::Duration>,
     ) -> Result<Value, ApiError> {
-        let name = object::name(obj).unwrap_or_default().to_owned();
-        let k = key(info, object::namespace(obj), &name);
-        let mut out = obj.clone();
-        crate::typed::drop_empty(crate::convert::storage_info(info), &mut out);
-        let kv = self
-            .timed("create", self.store.create(k, encode(&out)?, ttl))
-            .await
-            .map_err(|e| store_error(e, info, &name))?;
-        object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
-        Ok(out)
+        self.write(info, obj, true, None, ttl).await
     }
 
     /// Replaces an object, given in its stored form, if it is still at `revision`.
@@ -282,16 +273,7 @@ impl Storage {
         revision: i64,
         ttl: Option<std::time::Duration>,
     ) -> Result<Value, ApiError> {
-        let name = object::name(obj).unwrap_or_default().to_owned();
-        let k = key(info, object::namespace(obj), &name);
-        let mut out = obj.clone();
-        crate::typed::drop_empty(crate::convert::storage_info(info), &mut out);
-        let kv = self
-            .timed("update", self.store.update(k, encode(&out)?, revision, ttl))
-            .await
-            .map_err(|e| store_error(e, info, &name))?;
-        object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
-        Ok(out)
+        self.write(info, obj, true, Some(revision), ttl).await
     }
 
     /// Stores a new object (its name and namespace already set and validated).
@@ -301,16 +283,7 @@ impl Storage {
         obj: &Value,
         ttl: Option<std::time::Duration>,
     ) -> Result<Value, ApiError> {
-        let name = object::name(obj).unwrap_or_default().to_owned();
-        let k = key(info, object::namespace(obj), &name);
-        let mut out = obj.clone();
-        crate::typed::drop_empty(info, &mut out);
-        let kv = self
-            .timed("create", self.store.create(k, encode_as(info, &out)?, ttl))
-            .await
-            .map_err(|e| store_error(e, info, &name))?;
-        object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
-        Ok(out)
+        self.write(info, obj, false, None, ttl).await
     }
 
     /// Replaces an object if it is still at `revision`.
@@ -321,17 +294,42 @@ impl Storage {
         revision: i64,
         ttl: Option<std::time::Duration>,
     ) -> Result<Value, ApiError> {
+        self.write(info, obj, false, Some(revision), ttl).await
+    }
+
+    /// Creates (`revision` `None`) or replaces an object, served as `info` or already in its
+    /// stored form (`stored`); empty optional lists and maps are dropped first. Returns what
+    /// was written, with its `resourceVersion`.
+    async fn write(
+        &self,
+        info: &ResourceInfo,
+        obj: &Value,
+        stored: bool,
+        revision: Option<i64>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<Value, ApiError> {
         let name = object::name(obj).unwrap_or_default().to_owned();
         let k = key(info, object::namespace(obj), &name);
         let mut out = obj.clone();
-        crate::typed::drop_empty(info, &mut out);
-        let kv = self
-            .timed(
-                "update",
-                self.store.update(k, encode_as(info, &out)?, revision, ttl),
-            )
-            .await
-            .map_err(|e| store_error(e, info, &name))?;
+        let prune_as = if stored {
+            crate::convert::storage_info(info)
+        } else {
+            info
+        };
+        crate::typed::drop_empty(prune_as, &mut out);
+        let body = if stored {
+            encode(&out)?
+        } else {
+            encode_as(info, &out)?
+        };
+        let kv = match revision {
+            None => self.timed("create", self.store.create(k, body, ttl)).await,
+            Some(rev) => {
+                self.timed("update", self.store.update(k, body, rev, ttl))
+                    .await
+            }
+        }
+        .map_err(|e| store_error(e, info, &name))?;
         object::set_meta(&mut out, "resourceVersion", kv.mod_revision.to_string());
         Ok(out)
     }
